@@ -1,0 +1,105 @@
+"""Serial ASE engine: one Job after another on one calculator."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterable, Iterator
+
+import numpy as np
+from ase.calculators.calculator import Calculator
+from ase.constraints import FixAtoms, FixCartesian
+from ase.filters import FrechetCellFilter
+from ase.optimize import BFGS, FIRE
+
+from alloybench.jobs import Job, Result, Structure
+
+OPTIMIZERS = {"FIRE": FIRE, "BFGS": BFGS}
+MIN_DISTANCE = 0.6  # Å: closer atoms mean the model exploded
+MAX_VOLUME_CHANGE = 2.0  # factor: beyond it a relaxation has run away
+
+
+def _check_geometry(job: Job, atoms) -> str | None:
+    v0 = abs(np.linalg.det(np.array(job.structure.cell)))
+    v = atoms.get_volume()
+    if not (v0 / MAX_VOLUME_CHANGE < v < v0 * MAX_VOLUME_CHANGE):
+        return f"volume changed from {v0:.2f} to {v:.2f} Å^3"
+    if len(atoms) > 1:
+        d = atoms.get_all_distances(mic=True)
+        d[np.diag_indices_from(d)] = np.inf
+        if d.min() < MIN_DISTANCE:
+            return f"atoms {d.min():.2f} Å apart"
+    return None
+
+
+def run_job(job: Job, calc: Calculator) -> Result:
+    """Execute one Job; every failure becomes a Result with stage and reason."""
+    t0 = time.perf_counter()
+    atoms = job.structure.to_atoms()
+    atoms.calc = calc
+    stage = "setup"
+    steps = 0
+    converged = True
+    try:
+        if job.relax is not None:
+            spec = job.relax
+            constraints = []
+            if spec.fixed_atoms:
+                constraints.append(FixAtoms(indices=list(spec.fixed_atoms)))
+            if not all(spec.free_directions):
+                movable = [i for i in range(len(atoms)) if i not in set(spec.fixed_atoms)]
+                constraints.append(FixCartesian(movable, mask=tuple(not f for f in spec.free_directions)))
+            atoms.set_constraint(constraints)
+            target = FrechetCellFilter(atoms, mask=list(spec.cell_mask)) if spec.cell_mask else atoms
+            stage = "relax"
+            opt = OPTIMIZERS[spec.optimizer](target, logfile=None)
+            converged = bool(opt.run(fmax=spec.fmax, steps=spec.max_steps))
+            steps = int(opt.nsteps)
+        stage = "evaluate"
+        energy = float(atoms.get_potential_energy())
+        forces = atoms.get_forces()
+        try:
+            stress = [float(x) for x in atoms.get_stress(voigt=True)]
+        except Exception:  # some calculators have no stress; only cell work needs it
+            stress = None
+        if not math.isfinite(energy) or not np.all(np.isfinite(forces)):
+            return Result.failure(stage, "non-finite energy or forces", time.perf_counter() - t0)
+        bad = _check_geometry(job, atoms)
+        if bad:
+            return Result.failure("relax" if job.relax else stage, f"explosion: {bad}", time.perf_counter() - t0)
+        atoms.set_constraint()
+        res = Result(
+            ok=converged,
+            energy=energy,
+            forces=forces.tolist(),
+            stress=stress,
+            structure=Structure.from_atoms(atoms),
+            steps=steps,
+            converged=converged,
+            stage="" if converged else "relax",
+            reason="" if converged else f"not converged in {steps} steps (fmax {job.relax.fmax} eV/Å)",
+            seconds=time.perf_counter() - t0,
+        )
+        return res
+    except Exception as exc:  # a model failing on a structure is a result, not a crash
+        return Result.failure(stage, f"{type(exc).__name__}: {exc}".strip()[:500], time.perf_counter() - t0)
+
+
+class SerialEngine:
+    """Runs Jobs one by one with a calculator from ``make_calculator``."""
+
+    name = "serial"
+
+    def __init__(self, make_calculator: Callable[[], Calculator]):
+        self._make = make_calculator
+        self._calc: Calculator | None = None
+
+    @property
+    def calculator(self) -> Calculator:
+        if self._calc is None:
+            self._calc = self._make()
+        return self._calc
+
+    def run(self, jobs: Iterable[Job]) -> Iterator[tuple[Job, Result]]:
+        for job in jobs:
+            yield job, run_job(job, self.calculator)

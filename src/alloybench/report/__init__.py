@@ -1,0 +1,153 @@
+"""Reports: results.json (machine-readable) and report.md (terminal / paper tables)."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from alloybench.scoring import Scorecard, score
+from alloybench.tasks.base import Metric
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write via a temporary file and rename: never a half-written report."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def results_document(model: dict[str, Any], run: dict[str, Any], metrics: list[Metric],
+                     failures: list[dict], timing: dict[str, Any]) -> dict[str, Any]:
+    card = score(metrics)
+    return {
+        "alloybench_results": 1,
+        "model": model,
+        "run": run,
+        "score": card.to_dict(),
+        "metrics": [dict(m.to_dict(), score=card.per_metric.get(m.key)) for m in metrics],
+        "failures": failures,
+        "timing": timing,
+    }
+
+
+def load_results(directory: Path) -> dict[str, Any]:
+    return json.loads((directory / "results.json").read_text())
+
+
+def _fmt(x: float | None, digits: int = 3) -> str:
+    if x is None:
+        return "–"
+    if abs(x) >= 1000 or (abs(x) < 1e-3 and x != 0):
+        return f"{x:.3g}"
+    return f"{x:.{digits}f}"
+
+
+def _escape_md(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def markdown(docs: list[dict[str, Any]]) -> str:
+    """One model: full metric tables.  Several: scores and values side by side."""
+    lines: list[str] = ["# alloybench report", ""]
+    names = [d["model"]["name"] for d in docs]
+    lines += ["| model | family | overall score (95% CI) | " + " | ".join(_categories(docs)) + " | failed | tier | date |",
+              "|---|---|---|" + "---|" * len(_categories(docs)) + "---|---|---|"]
+    for d in docs:
+        s = d["score"]
+        ci = s.get("overall_ci95")
+        overall = _fmt(s["overall"], 3) + (f" ({ci[0]:.2f}–{ci[1]:.2f})" if ci else "")
+        cats = " | ".join(_fmt(s["categories"].get(c), 3) for c in _categories(docs))
+        lines.append(f"| {_escape_md(d['model']['name'])} | {_escape_md(d['model'].get('family', ''))} | {overall} | {cats} | "
+                     f"{s['n_failed']} | {d['run'].get('tier', '')} | {d['run'].get('date', '')[:10]} |")
+    lines += ["", "Scores are 0..1 (1 = within the 'good' threshold of DFT for every metric); "
+              "thresholds are in `alloybench/scoring/metrics.yaml`.", ""]
+
+    lines += ["## Errors by metric group", "",
+              "| group | unit | " + " | ".join(f"{_escape_md(n)} MAE (score)" for n in names) + " |",
+              "|---|---|" + "---|" * len(names)]
+    groups = sorted({g for d in docs for g in d["score"]["groups"]})
+    for g in groups:
+        cells = []
+        unit = ""
+        for d in docs:
+            row = d["score"]["groups"].get(g)
+            if row:
+                unit = row["unit"]
+                cells.append(f"{_fmt(row['mae'])} ({_fmt(row['score'], 2)})" + (f", {row['n_failed']} failed" if row["n_failed"] else ""))
+            else:
+                cells.append("–")
+        lines.append(f"| {g} | {unit} | " + " | ".join(cells) + " |")
+    lines.append("")
+
+    tasks: list[str] = []
+    for d in docs:
+        for m in d["metrics"]:
+            if m["task"] not in tasks:
+                tasks.append(m["task"])
+    for task in tasks:
+        lines += [f"## {task}", ""]
+        if len(docs) == 1:
+            lines += ["| item | quantity | value | DFT | error | unit | score | status |",
+                      "|---|---|---|---|---|---|---|---|"]
+            for m in docs[0]["metrics"]:
+                if m["task"] != task:
+                    continue
+                status = m["status"] if m["status"] == "ok" else f"{m['status']}: {_escape_md(m['reason'])}"
+                lines.append(f"| {m['item']} | {m['name']} | {_fmt(m['value'])} | {_fmt(m['reference'])} | "
+                             f"{_fmt(m['error'])} | {m['unit']} | {_fmt(m.get('score'), 2)} | {status} |")
+        else:
+            lines += ["| item | quantity | unit | DFT | " + " | ".join(_escape_md(n) for n in names) + " |",
+                      "|---|---|---|---|" + "---|" * len(names)]
+            keys: dict[tuple[str, str], dict[str, Any]] = {}
+            for d in docs:
+                for m in d["metrics"]:
+                    if m["task"] == task:
+                        keys.setdefault((m["item"], m["name"]), m)
+            for (item, name), m in keys.items():
+                cells = []
+                for d in docs:
+                    hit = next((x for x in d["metrics"] if x["task"] == task and x["item"] == item and x["name"] == name), None)
+                    cells.append("–" if hit is None else (_fmt(hit["value"]) if hit["status"] == "ok" else hit["status"]))
+                lines.append(f"| {item} | {name} | {m['unit']} | {_fmt(m['reference'])} | " + " | ".join(cells) + " |")
+        lines.append("")
+
+    for d in docs:
+        if d.get("failures"):
+            lines += [f"## Failed calculations: {_escape_md(d['model']['name'])}", "", "| task | job | stage | reason |", "|---|---|---|---|"]
+            for f in d["failures"]:
+                lines.append(f"| {f['task']} | {f['name']} | {f['stage']} | {_escape_md(f['reason'])} |")
+            lines.append("")
+    for d in docs:
+        t = d.get("timing") or {}
+        if t:
+            lines += [f"## Cost: {_escape_md(d['model']['name'])}", "",
+                      f"Wall time {t.get('wall_seconds', 0):.1f} s on {t.get('device', '?')}; "
+                      f"{t.get('computed', 0)} Jobs computed, {t.get('reused', 0)} reused from the store.", ""]
+            per = t.get("per_task") or {}
+            if per:
+                lines += ["| task | jobs | engine seconds |", "|---|---|---|"]
+                for task, (n, s) in per.items():
+                    lines.append(f"| {task} | {n} | {s:.1f} |")
+                lines.append("")
+    return "\n".join(lines)
+
+
+def _categories(docs: list[dict[str, Any]]) -> list[str]:
+    seen: list[str] = []
+    for d in docs:
+        for c in d["score"]["categories"]:
+            if c not in seen:
+                seen.append(c)
+    return seen
+
+
+__all__ = ["Scorecard", "load_results", "markdown", "results_document", "write_atomic"]

@@ -1,0 +1,84 @@
+"""Drives tasks, an engine and the store: build -> execute what is not stored -> analyse.
+
+Rounds: each task's ``build`` sees the results known so far and may return
+new Jobs that depend on them (strains of a relaxed cell).  All pending Jobs of
+all tasks in a round go to the engine together, deduplicated by digest, so a
+relaxation several tasks need runs once and an engine may batch a round.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from alloybench.jobs import Job, Result
+from alloybench.models import Model
+from alloybench.reference import Reference
+from alloybench.store import Store
+from alloybench.tasks.base import Context, Metric, Task, Tier
+
+MAX_ROUNDS = 12
+
+# progress(event, payload): "round" (jobs list) then "job" (job, result) per Job
+Progress = Callable[[str, object], None]
+
+
+@dataclass
+class RunOutcome:
+    metrics: list[Metric]
+    computed: int = 0
+    reused: int = 0
+    rounds: int = 0
+    failures: list[dict] = field(default_factory=list)
+
+
+def _views(tasks: list[Task], ctx: Context, known: dict[str, Result],
+           built: dict[str, list[Job]]) -> dict[str, dict[str, Result]]:
+    return {t.name: {j.name: known[j.digest] for j in built.get(t.name, []) if j.digest in known} for t in tasks}
+
+
+def run_tasks(model: Model, tasks: list[Task], tier: Tier, reference: Reference, store: Store, engine,
+              progress: Progress | None = None) -> RunOutcome:
+    ctx = Context(reference=reference, tier=tier, elements=model.elements)
+    known: dict[str, Result] = {}
+    built: dict[str, list[Job]] = {}
+    out = RunOutcome(metrics=[])
+    for round_no in range(1, MAX_ROUNDS + 1):
+        views = _views(tasks, ctx, known, built)
+        pending: dict[str, Job] = {}
+        found = 0
+        for task in tasks:
+            jobs = task.build(ctx, views[task.name])
+            built[task.name] = jobs
+            for job in jobs:
+                if job.digest in known or job.digest in pending:
+                    continue
+                stored = store.get(model.id, job)
+                if stored is not None:
+                    known[job.digest] = stored
+                    out.reused += 1
+                    found += 1
+                else:
+                    pending[job.digest] = job
+        if not pending or engine is None:  # engine None: analyse stored results only
+            if not found:
+                break
+            continue  # stored results may unlock further Jobs (resume): build again
+        out.rounds = round_no
+        todo = sorted(pending.values(), key=lambda j: (j.task, j.name))
+        if progress:
+            progress("round", todo)
+        for job, result in engine.run(todo):
+            store.put(model.id, job, result)
+            known[job.digest] = result
+            out.computed += 1
+            if progress:
+                progress("job", (job, result))
+    views = _views(tasks, ctx, known, built)
+    for task in tasks:
+        out.metrics.extend(task.analyse(ctx, views[task.name]))
+    failed = {j.digest: j for jobs in built.values() for j in jobs if j.digest in known and not known[j.digest].ok}
+    out.failures = [
+        {"task": j.task, "name": j.name, "stage": known[d].stage, "reason": known[d].reason} for d, j in failed.items()
+    ]
+    return out

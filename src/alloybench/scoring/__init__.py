@@ -1,0 +1,140 @@
+"""Scores: per-metric 0..1 from good/bad thresholds, MAE per group, category
+and weighted overall scores, bootstrap confidence interval of the overall."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+import numpy as np
+import yaml
+
+from alloybench.tasks.base import Metric
+
+
+@dataclass(frozen=True)
+class Threshold:
+    group: str
+    category: str
+    error: str  # "absolute" | "relative"
+    good: float
+    bad: float
+    unit: str
+    weight: float = 1.0
+
+    def normalised_error(self, m: Metric) -> float | None:
+        if m.error is None:
+            return None
+        e = abs(m.error)
+        if self.error == "relative":
+            if not m.reference:
+                return None
+            e /= abs(m.reference)
+        return e
+
+    def score(self, m: Metric) -> float | None:
+        """1 at or below good, 0 at or above bad, linear between; failed = 0; None = not scored."""
+        if m.status == "not_applicable" or m.reference is None:
+            return None
+        if m.status == "failed":
+            return 0.0
+        e = self.normalised_error(m)
+        if e is None:
+            return None
+        return float(np.clip((self.bad - e) / (self.bad - self.good), 0.0, 1.0))
+
+
+@lru_cache(maxsize=None)
+def load_thresholds() -> tuple[dict[str, Threshold], dict[str, dict[str, Any]]]:
+    data = yaml.safe_load(resources.files("alloybench.scoring").joinpath("metrics.yaml").read_text())
+    groups = {name: Threshold(group=name, **spec) for name, spec in data["groups"].items()}
+    for t in groups.values():
+        if t.category not in data["categories"] or not t.good < t.bad:
+            raise ValueError(f"bad threshold entry for group {t.group}")
+    return groups, data["categories"]
+
+
+@dataclass
+class Scorecard:
+    overall: float | None
+    overall_ci: tuple[float, float] | None
+    categories: dict[str, float]
+    groups: dict[str, dict[str, Any]]  # group -> {mae, n, n_failed, score, unit}
+    per_metric: dict[str, float | None]  # metric key -> score
+    n_failed: int
+    n_not_applicable: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "overall": self.overall,
+            "overall_ci95": list(self.overall_ci) if self.overall_ci else None,
+            "categories": self.categories,
+            "groups": self.groups,
+            "n_failed": self.n_failed,
+            "n_not_applicable": self.n_not_applicable,
+        }
+
+
+def _overall(cat_scores: dict[str, list[float]], categories: dict[str, dict[str, Any]]) -> float | None:
+    num = den = 0.0
+    for cat, scores in cat_scores.items():
+        if scores:
+            w = float(categories[cat].get("weight", 1.0))
+            num += w * float(np.mean(scores))
+            den += w
+    return num / den if den else None
+
+
+def score(metrics: Iterable[Metric], n_boot: int = 1000, seed: int = 0) -> Scorecard:
+    groups, categories = load_thresholds()
+    metrics = list(metrics)
+    per_metric: dict[str, float | None] = {}
+    by_cat: dict[str, list[float]] = defaultdict(list)
+    by_group: dict[str, list[Metric]] = defaultdict(list)
+    scored: list[tuple[str, float]] = []
+    for m in metrics:
+        t = groups.get(m.group)
+        if t is None:
+            raise KeyError(f"metric group '{m.group}' has no thresholds in metrics.yaml")
+        s = t.score(m)
+        per_metric[m.key] = s
+        by_group[m.group].append(m)
+        if s is not None and t.weight > 0:
+            by_cat[t.category].append(s)
+            scored.append((t.category, s))
+    group_table = {}
+    for g, ms in by_group.items():
+        t = groups[g]
+        errs = [abs(m.error) for m in ms if m.status == "ok" and m.error is not None]
+        ss = [per_metric[m.key] for m in ms if per_metric[m.key] is not None]
+        group_table[g] = {
+            "category": t.category, "unit": t.unit, "n": len(errs),
+            "n_failed": sum(m.status == "failed" for m in ms),
+            "mae": float(np.mean(errs)) if errs else None,
+            "score": float(np.mean(ss)) if ss else None, "weight": t.weight,
+        }
+    overall = _overall(by_cat, categories)
+    ci = None
+    if scored and n_boot:
+        rng = np.random.default_rng(seed)
+        boots = []
+        for _ in range(n_boot):
+            idx = rng.integers(0, len(scored), len(scored))
+            sample: dict[str, list[float]] = defaultdict(list)
+            for i in idx:
+                sample[scored[i][0]].append(scored[i][1])
+            boots.append(_overall(sample, categories))
+        ci = (float(np.percentile(boots, 2.5)), float(np.percentile(boots, 97.5)))
+    return Scorecard(
+        overall=overall,
+        overall_ci=ci,
+        categories={c: float(np.mean(v)) for c, v in by_cat.items() if v},
+        groups=group_table,
+        per_metric=per_metric,
+        n_failed=sum(m.status == "failed" for m in metrics),
+        n_not_applicable=sum(m.status == "not_applicable" for m in metrics),
+    )

@@ -1,0 +1,131 @@
+"""Elastic tensor by finite strain: +-0.5 % on each of the six Voigt strains of
+the relaxed cell, ions relaxed at fixed cell, C_ij = d sigma_i / d eps_j by
+central difference, symmetrised.  The tensor is in the Cartesian frame of the
+reference input cell (the frame of the reference values).  Bulk and shear
+moduli in the Voigt, Reuss and Hill bounds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+from ase import Atoms, units
+
+from alloybench.jobs import Job, Relax, Result, Structure
+from alloybench.tasks.base import Context, Metric, Task, failed_reason
+from alloybench.tasks.bulk import relax_job
+
+ELASTIC_PROTOCOL = "elastic-1"
+STRAIN = 0.005
+ION_RELAX = Relax(fmax=1e-3, max_steps=500, cell_mask=None, optimizer="FIRE")
+EV_A3_TO_GPA = 1.0 / units.GPa
+SYMMETRY_ZERO_GPA = 0.5  # reference entries below this are zero by symmetry: reported, not scored
+
+
+def voigt_strain_matrix(component: int, delta: float) -> np.ndarray:
+    """Strain tensor for Voigt component 0..5 (xx yy zz yz xz xy); shears are engineering strains."""
+    eps = np.zeros((3, 3))
+    if component < 3:
+        eps[component, component] = delta
+    else:
+        i, j = {3: (1, 2), 4: (0, 2), 5: (0, 1)}[component]
+        eps[i, j] = eps[j, i] = delta / 2.0
+    return eps
+
+
+def strained(atoms: Atoms, component: int, delta: float) -> Atoms:
+    out = atoms.copy()
+    out.set_cell(atoms.cell.array @ (np.eye(3) + voigt_strain_matrix(component, delta)), scale_atoms=True)
+    return out
+
+
+def stiffness_from_stresses(plus: np.ndarray, minus: np.ndarray, delta: float = STRAIN) -> np.ndarray:
+    """plus/minus: (6, 6) Voigt stresses in eV/Å^3, row j = strain component j. Returns C in GPa."""
+    c = (plus - minus).T / (2.0 * delta) * EV_A3_TO_GPA  # C[i, j] = d sigma_i / d eps_j
+    return 0.5 * (c + c.T)
+
+
+def moduli(c: np.ndarray) -> dict[str, float]:
+    kv = (c[0, 0] + c[1, 1] + c[2, 2] + 2 * (c[0, 1] + c[0, 2] + c[1, 2])) / 9.0
+    gv = (c[0, 0] + c[1, 1] + c[2, 2] - (c[0, 1] + c[0, 2] + c[1, 2]) + 3 * (c[3, 3] + c[4, 4] + c[5, 5])) / 15.0
+    out = {"K_V": kv, "G_V": gv}
+    try:
+        s = np.linalg.inv(c)
+        kr = 1.0 / (s[0, 0] + s[1, 1] + s[2, 2] + 2 * (s[0, 1] + s[0, 2] + s[1, 2]))
+        gr = 15.0 / (4 * (s[0, 0] + s[1, 1] + s[2, 2]) - 4 * (s[0, 1] + s[0, 2] + s[1, 2]) + 3 * (s[3, 3] + s[4, 4] + s[5, 5]))
+        out.update(K_R=kr, G_R=gr, K_H=(kv + kr) / 2, G_H=(gv + gr) / 2)
+    except np.linalg.LinAlgError:
+        pass
+    return {k: float(v) for k, v in out.items()}
+
+
+def strain_job_name(phase: str, component: int, sign: int) -> str:
+    return f"strain/{phase}/{component}{'+' if sign > 0 else '-'}"
+
+
+class ElasticTask(Task):
+    name = "elastic"
+    title = "Elastic tensor"
+    computes = "21 C_ij (GPa) by +-0.5 % finite strain with relaxed ions; K and G (Voigt, Reuss, Hill)"
+    reference_source = "alcumgzn_pbe: <id>-C_ij, k_voigt, g_voigt"
+    tier = "quick"
+    protocol = ELASTIC_PROTOCOL
+
+    def build(self, ctx: Context, results: Mapping[str, Result]) -> list[Job]:
+        jobs: list[Job] = []
+        for phase, pdata in ctx.reference.phases.items():
+            if not ctx.covers(pdata.elements):
+                continue
+            relax = relax_job(ctx.reference, phase)
+            jobs.append(relax)
+            r = results.get(relax.name)
+            if r is None or not r.ok:
+                continue
+            base = r.atoms
+            for comp in range(6):
+                for sign in (1, -1):
+                    jobs.append(Job(
+                        task=self.name,
+                        name=strain_job_name(phase, comp, sign),
+                        structure=Structure.from_atoms(strained(base, comp, sign * STRAIN)),
+                        relax=ION_RELAX,
+                        protocol=self.protocol,
+                    ))
+        return jobs
+
+    def analyse(self, ctx: Context, results: Mapping[str, Result]) -> list[Metric]:
+        ref = ctx.reference
+        metrics: list[Metric] = []
+        for phase, pdata in ref.phases.items():
+            names = [f"relax/{phase}"] + [strain_job_name(phase, c, s) for c in range(6) for s in (1, -1)]
+            missing = ctx.missing(pdata.elements)
+            fail = None if missing else failed_reason(results, names)
+            values: dict[str, float] = {}
+            if not missing and fail is None:
+                plus = np.array([results[strain_job_name(phase, c, 1)].stress for c in range(6)])
+                minus = np.array([results[strain_job_name(phase, c, -1)].stress for c in range(6)])
+                c = stiffness_from_stresses(plus, minus)
+                for i in range(6):
+                    for j in range(i + 1):
+                        values[f"C_{i + 1}{j + 1}"] = float(c[i, j])
+                values.update(moduli(c))
+            entries = [(f"C_{i + 1}{j + 1}", f"C_{i + 1}{j + 1}") for i in range(6) for j in range(i + 1)]
+            entries += [("K_V", "k_voigt"), ("G_V", "g_voigt"), ("K_R", None), ("G_R", None), ("K_H", None), ("G_H", None)]
+            for name, key in entries:
+                rv = ref.phase_value(phase, key) if key else None
+                refval = float(rv.value) if rv else None
+                if name.startswith("C_"):
+                    group = "elastic_constant" if refval is None or abs(refval) >= SYMMETRY_ZERO_GPA else "elastic_zero"
+                else:
+                    group = "elastic_modulus"
+                source = rv.source if rv else ""
+                if missing:
+                    metrics.append(Metric(self.name, phase, name, group, "GPa", None, refval, source,
+                                          "not_applicable", f"model lacks {', '.join(missing)}"))
+                elif name in values:
+                    metrics.append(Metric(self.name, phase, name, group, "GPa", values[name], refval, source))
+                else:
+                    metrics.append(Metric(self.name, phase, name, group, "GPa", None, refval, source, "failed",
+                                          fail or "elastic tensor is singular"))
+        return metrics
