@@ -50,7 +50,28 @@ FAMILIES: list[tuple[str, str]] = [
     (r"C_\d\d", "GPa"),
     (r"[kg]_voigt", "GPa"),
     (r"symmnumber", "-"),
+    (r"Surface(Energy|HCP)_\w+|(Un)?StableSF", "mJ/m^2"),
+    (r"GSF_\w+_normE", "eV/Å^2"),
+    (r"GSF_\w+_dispcryst", "-"),
+    (r"GSF_\w+_dispcart", "Å"),
+    (r"SolSol_\w+_BindingEnergy", "meV"),
+    (r"SolSol_\w+_Distances", "Å"),
+    (r"(Triplet|ClusterE)_[\w,]+", "eV"),
+    (r"(Pressure)?MisfitVol_\w+", "Å^3"),
+    (r"SolSF_\w+", "eV"),
+    (r"AntiSite_(formation_energies|deltaformation_energies|partition_energies)", "eV"),
+    (r"AntiSite_(structureindices|originalelements|wyckoffsymbols|new_elements|chem_formulas|num_atoms)", "-"),
+    (r"(ThetaP|ThetaDP)_\w+_(Eforms)|Sphase_Interface_Eforms", "eV"),
+    (r"(ThetaP|ThetaDP)_\w+_(Einterface)|Sphase_Interface_Einterface", "mJ/m^2"),
+    (r"(ThetaP|ThetaDP)_\w+_(invNs)|Sphase_Interface_invNs", "-"),
+    (r"(TPhaseAnti|EtaPIVAnti)_[\w|]+?(?<!_uuid)", "eV"),
+    (r"Ediff_cusol_cubulk", "eV"),
 ]
+
+# Extra key prefixes beyond the 8 phases: the S-phase cell used for S GSF and
+# antisites, and un-prefixed precipitate keys (interfaces, T and eta' antisites).
+EXTRA_PREFIXES = {"Sphase", "NOTINOQMD_Sphase"}
+UNPREFIXED = re.compile(r"(ThetaP|ThetaDP|Sphase_Interface|TPhaseAnti|EtaPIVAnti|Ediff_cusol_cubulk)")
 
 SOURCE = "alcumgzn_pbe/DFT.json"
 
@@ -77,11 +98,16 @@ def carry(shared: Path) -> dict:
     ids = {v[0]: k for k, v in PHASES.items()}
     values: dict[str, dict] = {}
     for key, entry in dft.items():
-        if "-" not in key or not isinstance(entry, list) or len(entry) != 2:
+        if not isinstance(entry, list) or len(entry) != 2:
             continue
         value = entry[0]
-        prefix, suffix = key.split("-", 1)
-        if prefix not in ids:
+        if "-" in key:
+            prefix, suffix = key.split("-", 1)
+            if prefix not in ids and prefix not in EXTRA_PREFIXES:
+                continue
+        elif UNPREFIXED.match(key):
+            suffix = key
+        else:
             continue
         unit = _unit_for(suffix)
         if unit is None:
