@@ -23,6 +23,8 @@ from alloybench.jobs import FULL_CELL, Job, Relax, Result
 from alloybench.reference import Reference
 from alloybench.tasks.base import Context, Metric, Task, failed_reason
 
+spglib.error.OLD_ERROR_HANDLING = False  # raise instead of returning None with a warning
+
 BULK_PROTOCOL = "bulk-1"
 BULK_RELAX = Relax(fmax=1e-3, max_steps=1000, cell_mask=FULL_CELL, optimizer="FIRE")
 ELEMENT_PHASES = {"Al": "Al", "Cu": "Cu", "Mg": "Mg", "Zn": "Zn"}
@@ -43,9 +45,12 @@ def relax_job(ref: Reference, phase: str) -> Job:
 def reduced_cellpar(atoms: Atoms, symprec: float = 1e-2) -> np.ndarray:
     """a, b, c (Å) and alpha, beta, gamma (deg, folded to <= 90) of the Niggli-reduced primitive cell."""
     cell = atoms.cell.array
-    found = spglib.standardize_cell(
-        (cell, atoms.get_scaled_positions(), atoms.numbers), to_primitive=True, no_idealize=True, symprec=symprec
-    )
+    try:
+        found = spglib.standardize_cell(
+            (cell, atoms.get_scaled_positions(), atoms.numbers), to_primitive=True, no_idealize=True, symprec=symprec
+        )
+    except Exception:  # no symmetry found: keep the cell as it is
+        found = None
     if found is not None:
         cell = np.asarray(found[0])
     reduced, _ = niggli_reduce_cell(cell)

@@ -1,0 +1,154 @@
+"""Serial engine failures are Results; the store resumes; scoring counts failures."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from ase.build import bulk
+from ase.calculators.calculator import Calculator, all_changes
+from ase.calculators.emt import EMT
+
+from alloybench.engine.serial import SerialEngine, run_job
+from alloybench.jobs import FULL_CELL, Job, Relax, Structure
+from alloybench.runner import run_tasks
+from alloybench.scoring import score
+from alloybench.store import Store
+from alloybench.tasks.base import Metric
+from alloybench.tasks.bulk import BulkTask
+from alloybench.tasks.elastic import ElasticTask
+
+
+class Broken(Calculator):
+    implemented_properties = ["energy", "forces", "stress"]
+
+    def __init__(self, mode: str):
+        super().__init__()
+        self.mode = mode
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
+        super().calculate(atoms, properties, system_changes)
+        if self.mode == "raise":
+            raise RuntimeError("model blew up")
+        n = len(self.atoms)
+        e = float("nan") if self.mode == "nan" else 0.0
+        self.results = {"energy": e, "forces": np.zeros((n, 3)), "stress": np.zeros(6)}
+
+
+def _job(relax=None):
+    return Job(task="t", name="al", structure=Structure.from_atoms(bulk("Al", "fcc", a=4.05)), relax=relax)
+
+
+def test_exception_is_a_failed_result_with_stage():
+    r = run_job(_job(), Broken("raise"))
+    assert not r.ok and r.stage == "evaluate" and "model blew up" in r.reason
+
+
+def test_nan_is_a_failed_result():
+    r = run_job(_job(), Broken("nan"))
+    assert not r.ok and "non-finite" in r.reason
+
+
+def test_non_convergence_is_a_failed_result():
+    atoms = bulk("Al", "fcc", a=4.3, cubic=True)
+    atoms.rattle(0.1, seed=1)
+    job = Job(task="t", name="x", structure=Structure.from_atoms(atoms), relax=Relax(fmax=1e-6, max_steps=2))
+    r = run_job(job, EMT())
+    assert not r.ok and r.stage == "relax" and "not converged" in r.reason
+    assert r.energy is not None  # what was reached is kept for diagnosis
+
+
+def test_relaxation_with_cell_filter_reaches_zero_stress():
+    job = Job(task="t", name="x", structure=Structure.from_atoms(bulk("Cu", "fcc", a=3.7)), relax=Relax(cell_mask=FULL_CELL))
+    r = run_job(job, EMT())
+    assert r.ok and np.abs(r.stress).max() < 1e-4
+
+
+def test_fixed_directions_are_respected():
+    atoms = bulk("Al", "fcc", a=4.05, cubic=True).repeat((2, 1, 1))
+    atoms.positions[0] += [0.1, 0.1, 0.1]
+    start = atoms.positions.copy()
+    job = Job(task="t", name="x", structure=Structure.from_atoms(atoms),
+              relax=Relax(fmax=1e-3, free_directions=(False, False, True), fixed_atoms=(1,)))
+    r = run_job(job, EMT())
+    final = np.array(r.structure.positions)
+    assert np.allclose(final[:, :2], start[:, :2], atol=1e-8)
+    assert np.allclose(final[1], start[1], atol=1e-8)
+    assert not np.allclose(final[0, 2], start[0, 2])
+
+
+def test_digest_changes_with_protocol_and_structure():
+    a = _job()
+    assert a.digest == _job().digest
+    assert a.digest != Job(task="t", name="al", structure=a.structure, protocol="2").digest
+    assert a.digest != _job(Relax()).digest
+    assert a.digest != _job(Relax(fmax=2e-3)).digest
+
+
+class CountingEngine(SerialEngine):
+    """Serial engine that can be told to die after N Jobs (simulated kill)."""
+
+    def __init__(self, die_after: int | None = None):
+        super().__init__(EMT)
+        self.die_after = die_after
+        self.ran = 0
+
+    def run(self, jobs):
+        for job in jobs:
+            if self.die_after is not None and self.ran >= self.die_after:
+                raise KeyboardInterrupt
+            self.ran += 1
+            yield job, run_job(job, self.calculator)
+
+
+def test_interrupted_run_resumes_with_only_missing_jobs(tmp_path, reference, emt_model):
+    emt_model = replace(emt_model, elements=frozenset({"Al"}))
+    tasks = [BulkTask(), ElasticTask()]
+    with Store(tmp_path / "full.sqlite") as s:
+        full = CountingEngine()
+        complete = run_tasks(emt_model, tasks, "quick", reference, s, full)
+        total = full.ran
+    assert total == complete.computed == 13
+
+    with Store(tmp_path / "r.sqlite") as s:
+        first = CountingEngine(die_after=5)
+        with pytest.raises(KeyboardInterrupt):
+            run_tasks(emt_model, tasks, "quick", reference, s, first)
+        assert s.count(emt_model.id) == 5
+    with Store(tmp_path / "r.sqlite") as s:
+        second = CountingEngine()
+        resumed = run_tasks(emt_model, tasks, "quick", reference, s, second)
+        assert second.ran == total - 5
+        assert resumed.reused == 5
+        again = CountingEngine()
+        rerun = run_tasks(emt_model, tasks, "quick", reference, s, again)
+        assert again.ran == 0 and rerun.computed == 0
+    values = {m.key: m.value for m in resumed.metrics}
+    assert values == {m.key: m.value for m in complete.metrics}
+
+
+def _m(status="ok", value=1.0, ref=1.0, group="lattice_constant"):
+    return Metric("t", "x", f"{status}{value}{ref}", group, "Å", value if status == "ok" else None, ref, status=status)
+
+
+def test_scoring_thresholds_failed_and_not_applicable():
+    good = _m(value=1.004)  # 0.4 % < good 0.5 %
+    mid = _m(value=1.0125)  # halfway between 0.5 % and 2 %
+    bad = _m(value=1.05)
+    card = score([good, mid, bad], n_boot=0)
+    assert card.per_metric[good.key] == 1.0
+    assert card.per_metric[mid.key] == pytest.approx(0.5)
+    assert card.per_metric[bad.key] == 0.0
+    failed = _m(status="failed")
+    na = _m(status="not_applicable")
+    card2 = score([good, failed, na], n_boot=0)
+    assert card2.per_metric[failed.key] == 0.0  # a failure counts as bad, never as missing
+    assert card2.per_metric[na.key] is None
+    assert card2.overall == pytest.approx(0.5)
+    assert card2.n_failed == 1 and card2.n_not_applicable == 1
+
+
+def test_unknown_metric_group_is_an_error():
+    with pytest.raises(KeyError):
+        score([_m(group="nonsense")])
