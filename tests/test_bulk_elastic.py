@@ -129,3 +129,23 @@ def test_formation_energy_and_not_applicable_with_emt(reference, emt_model, emt_
     expected = (r.energy - 2 * al.energy - cu.energy) / 3
     assert th.value == pytest.approx(expected, abs=1e-9)
     assert not outcome.failures
+
+
+def test_rotation_of_tetragonal_tensor_by_45_degrees():
+    from alloybench.tasks.elastic import REFERENCE_FRAMES, rotate_stiffness
+
+    c = np.zeros((6, 6))
+    c11, c12, c13, c33, c44, c66 = 160.0, 70.0, 50.0, 180.0, 45.0, 42.0
+    c[0, 0] = c[1, 1] = c11
+    c[0, 1] = c[1, 0] = c12
+    c[0, 2] = c[2, 0] = c[1, 2] = c[2, 1] = c13
+    c[2, 2] = c33
+    c[3, 3] = c[4, 4] = c44
+    c[5, 5] = c66
+    r = rotate_stiffness(c, REFERENCE_FRAMES["theta_dprime"])
+    # textbook 45-degree relations for a tetragonal crystal
+    assert r[0, 0] == pytest.approx((c11 + c12) / 2 + c66)
+    assert r[0, 1] == pytest.approx((c11 + c12) / 2 - c66)
+    assert r[5, 5] == pytest.approx((c11 - c12) / 2)
+    assert r[2, 2] == pytest.approx(c33) and r[3, 3] == pytest.approx(c44) and r[0, 2] == pytest.approx(c13)
+    assert np.allclose(rotate_stiffness(r, REFERENCE_FRAMES["theta_dprime"].T), c)

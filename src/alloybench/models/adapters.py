@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -75,7 +76,10 @@ def load_sevennet(spec: "ModelSpec | None", weights: Path, modal: str | None = N
     kwargs: dict[str, Any] = {"model": str(weights), "device": device()}
     if modal:
         kwargs["modal"] = modal
-    return SevenNetCalculator(**kwargs)
+    with warnings.catch_warnings():
+        # the tensor-product accelerators (cuEquivariance...) are GPU-only; on CPU the warning is noise
+        warnings.filterwarnings("ignore", message="No tensor product accelerator")
+        return SevenNetCalculator(**kwargs)
 
 
 def load_chgnet(spec: "ModelSpec | None", weights: Path) -> Calculator:

@@ -15,13 +15,14 @@ exactly as alloybench does".
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy.stats import spearmanr
+from scipy.stats import rankdata, spearmanr
 
 from alloybench.models.matbench import METRICS, metrics_for_doc
 
@@ -51,16 +52,42 @@ def bootstrap_ci(x: Sequence[float], y: Sequence[float], n_boot: int = 2000, see
     if n < 2:
         return None
     rng = np.random.default_rng(seed)
-    rhos = []
-    for _ in range(n_boot):
-        idx = rng.integers(0, n, n)
-        r = spearman(xa[idx], ya[idx])
-        if r is not None:
-            rhos.append(r)
+    idx = rng.integers(0, n, (n_boot, n))
+    rhos = _rowwise_spearman(xa[idx], ya[idx])
+    rhos = rhos[np.isfinite(rhos)]
     if len(rhos) < n_boot / 2:
         return None
     tail = 100 * (1 - level) / 2
     return float(np.percentile(rhos, tail)), float(np.percentile(rhos, 100 - tail))
+
+
+def _rowwise_spearman(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Spearman's rho of each row pair (average ranks for ties); NaN where a row is constant."""
+    rx = rankdata(x, axis=1)
+    ry = rankdata(y, axis=1)
+    rx -= rx.mean(axis=1, keepdims=True)
+    ry -= ry.mean(axis=1, keepdims=True)
+    den = np.sqrt((rx * rx).sum(axis=1) * (ry * ry).sum(axis=1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rho = (rx * ry).sum(axis=1) / den
+    rho[den == 0] = np.nan
+    return np.clip(rho, -1.0, 1.0)
+
+
+def permutation_p(x: Sequence[float], y: Sequence[float], exact_max: int = 8) -> float | None:
+    """Two-sided p-value of Spearman's rho.  Exact (every permutation of y) for n <= exact_max,
+    where the t approximation is wrong (it gives p = 0 for a perfect ranking of 3 models);
+    scipy's t approximation above that."""
+    xa, ya = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    rho = spearman(xa, ya)
+    if rho is None or len(xa) < 3:
+        return None
+    n = len(xa)
+    if n > exact_max:
+        return float(spearmanr(xa, ya).pvalue)
+    perms = np.array(list(itertools.permutations(range(n))))
+    rhos = _rowwise_spearman(np.broadcast_to(xa, (len(perms), n)).copy(), ya[perms])
+    return float(np.mean(np.abs(rhos) >= abs(rho) - 1e-12))
 
 
 @dataclass
@@ -112,8 +139,7 @@ def correlate(docs: Sequence[dict[str, Any]], n_boot: int = 2000, seed: int = 0)
             c.y.append(float(overall))
         c.rho = spearman(c.x, c.y)
         if c.rho is not None:
-            p = spearmanr(c.x, c.y).pvalue if c.n >= 3 else float("nan")
-            c.p_value = None if math.isnan(p) else float(p)
+            c.p_value = permutation_p(c.x, c.y)
             c.ci95 = bootstrap_ci(c.x, c.y, n_boot=n_boot, seed=seed)
         rows.append(c)
     return rows
@@ -160,4 +186,4 @@ def markdown_table(rows: Sequence[Correlation]) -> str:
 
 
 __all__ = ["Correlation", "MIN_MODELS", "bootstrap_ci", "correlate", "markdown_table", "mpl_text",
-           "scatter_figure", "spearman"]
+           "permutation_p", "scatter_figure", "spearman"]

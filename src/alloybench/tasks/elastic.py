@@ -1,8 +1,13 @@
 """Elastic tensor by finite strain: +-0.5 % on each of the six Voigt strains of
 the relaxed cell, ions relaxed at fixed cell, C_ij = d sigma_i / d eps_j by
-central difference, symmetrised.  The tensor is in the Cartesian frame of the
-reference input cell (the frame of the reference values).  Bulk and shear
-moduli in the Voigt, Reuss and Hill bounds.
+central difference, symmetrised.  Bulk and shear moduli in the Voigt, Reuss
+and Hill bounds.
+
+Frame: the reference tensors are in the Cartesian frame of the standard
+conventional cell.  That is the input cell's frame for every phase but
+theta-double-prime, whose 8-atom input cell is rotated 45 deg about c from the
+4-atom P4/mmm cell the reference used; its tensor is rotated into that frame
+(REFERENCE_FRAMES) before comparison.
 """
 
 from __future__ import annotations
@@ -60,6 +65,23 @@ def moduli(c: np.ndarray) -> dict[str, float]:
     return {k: float(v) for k, v in out.items()}
 
 
+_R45 = np.array([[np.cos(np.pi / 4), np.sin(np.pi / 4), 0.0], [-np.sin(np.pi / 4), np.cos(np.pi / 4), 0.0], [0.0, 0.0, 1.0]])
+REFERENCE_FRAMES = {"theta_dprime": _R45}  # rows: reference axes in the input cell's Cartesian frame
+_VOIGT = [(0, 0), (1, 1), (2, 2), (1, 2), (0, 2), (0, 1)]
+
+
+def rotate_stiffness(c: np.ndarray, rotation: np.ndarray) -> np.ndarray:
+    """C' = R R R R C for a 6x6 Voigt stiffness (no factors: stiffness, not compliance)."""
+    full = np.zeros((3, 3, 3, 3))
+    for a, (i, j) in enumerate(_VOIGT):
+        for b, (k, l) in enumerate(_VOIGT):
+            for p, q in {(i, j), (j, i)}:
+                for r, s in {(k, l), (l, k)}:
+                    full[p, q, r, s] = c[a, b]
+    rot = np.einsum("ia,jb,kc,ld,abcd->ijkl", rotation, rotation, rotation, rotation, full)
+    return np.array([[rot[i, j, k, l] for (k, l) in _VOIGT] for (i, j) in _VOIGT])
+
+
 def strain_job_name(phase: str, component: int, sign: int) -> str:
     return f"strain/{phase}/{component}{'+' if sign > 0 else '-'}"
 
@@ -106,6 +128,8 @@ class ElasticTask(Task):
                 plus = np.array([results[strain_job_name(phase, c, 1)].stress for c in range(6)])
                 minus = np.array([results[strain_job_name(phase, c, -1)].stress for c in range(6)])
                 c = stiffness_from_stresses(plus, minus)
+                if phase in REFERENCE_FRAMES:
+                    c = rotate_stiffness(c, REFERENCE_FRAMES[phase])
                 for i in range(6):
                     for j in range(i + 1):
                         values[f"C_{i + 1}{j + 1}"] = float(c[i, j])

@@ -1,0 +1,288 @@
+"""The static HTML report, checked in a real headless Chromium.
+
+How the browser test works: selenium drives the Debian ``chromium`` through the
+Debian ``chromium-driver`` (both paths given explicitly, so Selenium Manager
+never downloads anything), with a fresh profile and every background network
+feature off.  The report is opened from disk (file://).  Console errors are read
+from chromedriver's browser log (``goog:loggingPrefs``: every console.error,
+uncaught exception and failed resource load is a SEVERE entry), and the inline
+script sets ``data-ready`` on <html> when it ran to the end.  Screenshots are
+written under tests/artifacts/ (paths printed).  A second test needs no
+selenium: ``chromium --headless --dump-dom`` / ``--screenshot``.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from alloybench.report import results_document
+from alloybench.report.html import pareto_front, write_html
+from alloybench.tasks.base import Metric
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+EVIL = "<script>alert(1)</script>"
+CHROME_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
+                "--disable-default-apps", "--disable-extensions", "--host-resolver-rules=MAP * ~NOTFOUND"]
+
+needs_chromium = pytest.mark.skipif(not CHROMIUM.exists(),
+                                    reason="/usr/bin/chromium missing: apt-get install -y chromium chromium-driver")
+
+
+# ------------------------------------------------------------------ test data
+def _metrics(rng: np.random.Generator, scale: float, fail_gsf: bool = False) -> list[Metric]:
+    """A small but varied set: plain metrics, curves (series/x), failures, not-applicable."""
+    ms: list[Metric] = []
+    for phase, a in (("Al", 4.04), ("Cu", 3.63), ("theta", 6.07)):
+        ms.append(Metric("bulk", phase, "lattice_a", "lattice_constant", "Å", a * (1 + scale * rng.normal(0, 0.01)),
+                         a, source=f"test:{phase}-a"))
+        v = a ** 3 / 4
+        ms.append(Metric("bulk", phase, "volume_per_atom", "volume", "Å^3/atom", v * (1 + scale * rng.normal(0, 0.03)),
+                         v, source=f"test:{phase}-v"))
+    ms.append(Metric("bulk", "Mg", "lattice_a", "lattice_constant", "Å", None, 3.19, status="not_applicable",
+                     reason="model lacks Mg"))
+    for item, ref in (("C11", 110.0), ("C12", 60.0), ("C44", 32.0)):
+        ms.append(Metric("elastic", "Al", item, "elastic_constant", "GPa", ref + scale * rng.normal(0, 12), ref))
+    for x, ref in zip(np.linspace(0, 1, 9), 0.02 * np.sin(np.pi * np.linspace(0, 1, 9)) ** 2):
+        for series in ("theta (001)[100]", "theta'' (010)[001]"):
+            failed = fail_gsf and series.startswith("theta''") and x > 0.6
+            ms.append(Metric("gsf", f"{series}@{x:.3f}", "energy", "gsf", "eV/Å^2",
+                             None if failed else float(ref * (1 + scale * rng.normal(0, 0.4))), float(ref),
+                             status="failed" if failed else "ok",
+                             reason="gsf:relax: did not converge in 500 steps <fmax>" if failed else "",
+                             series=series, x=float(x)))
+    for shell, d in enumerate((2.86, 4.05, 4.96, 5.73), 1):
+        ref = [-25.0, 8.0, -3.0, 1.0][shell - 1]
+        ms.append(Metric("binding", f"Al:Cu-Mg/{shell}NN", "binding", "binding_energy", "meV",
+                         ref + scale * rng.normal(0, 8), ref, series="Al: Cu-Mg", x=d))
+    return ms
+
+
+def make_doc(name: str, scale: float, seconds: float, seed: int, fail_gsf: bool = False) -> dict:
+    rng = np.random.default_rng(seed)
+    metrics = _metrics(rng, scale, fail_gsf)
+    failures = [{"task": "gsf", "name": "theta''_0.75", "stage": "relax", "reason": "did not converge <&>"}] \
+        if fail_gsf else []
+    timing = {"wall_seconds": seconds * 1.1, "computed": 40, "reused": 0, "device": "cpu",
+              "per_task": {"bulk": [10, seconds * 0.3], "gsf": [30, seconds * 0.7]}}
+    run = {"date": "2026-11-25T12:00:00+00:00", "command": f"alloybench run --model '{name}'", "tier": "quick",
+           "tasks": ["bulk", "elastic", "gsf", "binding"], "elements": None, "model_spec": name,
+           "host": {"platform": "Linux <test>", "python": "3.11", "cpus": 2},
+           "versions": {"alloybench": "0.1.0", "ase": "3.29"}, "timing": timing}
+    model = {"name": name, "id": f"{name}@test", "family": "test", "version": "1",
+             "training_data": "invented <b>bold</b>", "weights": "/tmp/weights & co/model.pt"}
+    return results_document(model, run, metrics, failures, timing)
+
+
+def make_docs() -> list[dict]:
+    return [
+        make_doc("sevennet-0", 0.6, 120.0, 1),
+        make_doc("chgnet-0.3.0", 1.5, 60.0, 2, fail_gsf=True),
+        make_doc("grace-2l-oam", 0.2, 300.0, 3),
+        make_doc(EVIL, 1.0, 30.0, 4),
+    ]
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory) -> tuple[Path, list[dict]]:
+    docs = make_docs()
+    out = tmp_path_factory.mktemp("html")
+    index = write_html(docs, out)
+    return index, docs
+
+
+# ---------------------------------------------------------- static structure
+def test_site_files_and_figures(site):
+    index, docs = site
+    out = index.parent
+    assert index.name == "index.html"
+    names = {p.name for p in (out / "figures").iterdir()}
+    for stem in ("heatmap", "pareto", "parity-lattice_constant", "curves-gsf", "curves-binding",
+                 "matbench-F1", "matbench-kappa_SRME", "matbench-RMSD", "matbench-energy_MAE"):
+        assert f"{stem}.png" in names and f"{stem}.svg" in names, stem
+        assert (out / "figures" / f"{stem}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    pages = sorted((out / "models").glob("*.html"))
+    assert len(pages) == len(docs)
+    assert not list(out.rglob("*.tmp"))
+
+
+def test_self_contained_and_escaped(site):
+    index, docs = site
+    for page in [index, *sorted((index.parent / "models").glob("*.html"))]:
+        text = page.read_text(encoding="utf-8")
+        # nothing fetched: no external src/href, no <link>, no external script
+        assert not re.search(r'\b(src|href)\s*=\s*"(https?:)?//', text), page
+        assert "<link" not in text and "<script src" not in text and "<img" not in text
+        # the hostile model name never appears as markup
+        assert EVIL not in text, page
+    text = index.read_text(encoding="utf-8")
+    assert text.count("<script>") == 1  # only our own inline script
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+    assert "<b>bold</b>" not in text and "&lt;b&gt;bold&lt;/b&gt;" in text
+    # one inline <svg> per figure, each with unique ids
+    ids = re.findall(r'\bid="([^"]+)"', text)
+    assert len(ids) == len(set(ids))
+    for i in range(len(docs)):
+        assert f'data-model="{i}"' in text
+
+
+def test_model_page_has_every_metric_and_provenance(site):
+    index, docs = site
+    pages = sorted((index.parent / "models").glob("*.html"))
+    for page, doc in zip(pages, docs):
+        text = page.read_text(encoding="utf-8")
+        assert text.count('<tr class="') == len(doc["metrics"])
+        assert "/tmp/weights &amp; co/model.pt" in text
+        assert "alloybench run --model" in text and "Linux &lt;test&gt;" in text
+    chg = next(p for p in pages if "chgnet" in p.name).read_text(encoding="utf-8")
+    assert "did not converge &lt;&amp;&gt;" in chg and "gsf:relax: did not converge in 500 steps &lt;fmax&gt;" in chg
+    assert "chgnet-0.3.0.yml: metrics.phonons.kappa_103" in chg
+
+
+def test_single_model_without_timing(tmp_path):
+    doc = make_doc("emt", 1.0, 10.0, 7)
+    doc["timing"] = {}
+    index = write_html([doc], tmp_path)
+    text = index.read_text(encoding="utf-8")
+    assert "No timing recorded" in text and "No evaluated model has an exact Matbench" in text
+
+
+def test_pareto_front():
+    pts = [(10.0, 0.5, 0), (5.0, 0.4, 1), (20.0, 0.45, 2), (30.0, 0.9, 3), (5.0, 0.3, 4)]
+    assert [p[2] for p in pareto_front(pts)] == [1, 0, 3]
+
+
+# ------------------------------------------------------------- real browser
+def _flags(profile: Path) -> list[str]:
+    return CHROME_FLAGS + [f"--user-data-dir={profile}"]
+
+
+@needs_chromium
+def test_browser_selenium(site, tmp_path):
+    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium not installed: pip install selenium")
+    from selenium.common.exceptions import NoAlertPresentException
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+
+    if not CHROMEDRIVER.exists():
+        pytest.skip("/usr/bin/chromedriver missing: apt-get install -y chromium-driver")
+    index, docs = site
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = str(CHROMIUM)
+    for flag in _flags(tmp_path / "profile"):
+        opts.add_argument(flag)
+    opts.add_argument("--window-size=1400,1000")
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    os.environ.setdefault("SE_AVOID_STATS", "true")
+    driver = webdriver.Chrome(options=opts, service=Service(executable_path=str(CHROMEDRIVER)))
+    try:
+        driver.set_page_load_timeout(60)
+        driver.get(index.as_uri())
+        assert driver.execute_script("return document.readyState") == "complete"
+        assert driver.execute_script("return document.documentElement.getAttribute('data-ready')") == "1"
+        with pytest.raises(NoAlertPresentException):
+            driver.switch_to.alert.text  # noqa: B018: the hostile name must not run
+        errors = [e for e in driver.get_log("browser") if e["level"] in ("SEVERE", "ERROR")]
+        assert not errors, errors
+
+        rows = driver.find_elements(By.CSS_SELECTOR, "#leaderboard tbody tr")
+        assert len(rows) == len(docs)
+        shown = {r.find_element(By.CSS_SELECTOR, "td.model a").text for r in rows}
+        assert shown == {d["model"]["name"] for d in docs}  # the <script> name is text
+        assert not driver.find_elements(By.XPATH, "//script[contains(., 'alert(1)')]")
+        # sorted by overall score, best first; clicking the header reverses it
+        scores = [float(r.find_elements(By.TAG_NAME, "td")[4].get_attribute("data-sort")) for r in rows]
+        assert scores == sorted(scores, reverse=True)
+        header = driver.find_elements(By.CSS_SELECTOR, "#leaderboard thead th")[4]
+        header.click()
+        header.click()
+        rows = driver.find_elements(By.CSS_SELECTOR, "#leaderboard tbody tr")
+        assert [float(r.find_elements(By.TAG_NAME, "td")[4].get_attribute("data-sort")) for r in rows] == sorted(scores)
+
+        # rendered plots: every model has visible marks in the inline SVGs
+        svgs = driver.find_elements(By.CSS_SELECTOR, "svg.plot")
+        assert len(svgs) >= 8
+        assert all(s.size["width"] > 100 and s.size["height"] > 100 for s in svgs)
+        for i in range(len(docs)):
+            marks = driver.find_elements(By.CSS_SELECTOR, f'svg.plot [data-model="{i}"]')
+            visible = [m for m in marks if m.is_displayed() and m.rect["width"] > 0 and m.rect["height"] > 0]
+            assert len(visible) >= 3, (i, len(marks))
+            figures = {m.find_element(By.XPATH, "ancestor::figure").get_attribute("id") for m in visible}
+            assert {"fig-heatmap", "fig-pareto", "fig-curves-gsf"} <= figures, figures
+
+        height = driver.execute_script("return document.documentElement.scrollHeight")
+        driver.set_window_size(1400, min(int(height), 12000))
+        ARTIFACTS.mkdir(exist_ok=True)
+        shot = ARTIFACTS / "report-index.png"
+        assert driver.save_screenshot(str(shot))
+        print(f"screenshot: {shot}")
+
+        # a model page: every metric row, provenance, and the filter box works
+        driver.set_window_size(1400, 1000)
+        evil = next(a for a in driver.find_elements(By.CSS_SELECTOR, "#models a") if a.text == EVIL)
+        evil.click()
+        assert driver.execute_script("return document.documentElement.getAttribute('data-ready')") == "1"
+        with pytest.raises(NoAlertPresentException):
+            driver.switch_to.alert.text  # noqa: B018
+        assert driver.find_element(By.TAG_NAME, "h1").text == f"alloybench: {EVIL}"
+        body = driver.find_elements(By.CSS_SELECTOR, "#metric-table tbody tr")
+        assert len(body) == len(docs[3]["metrics"])
+        box = driver.find_element(By.CSS_SELECTOR, "input.filter")
+        box.send_keys("binding")
+        visible = [r for r in driver.find_elements(By.CSS_SELECTOR, "#metric-table tbody tr") if r.is_displayed()]
+        assert len(visible) == sum(m["task"] == "binding" for m in docs[3]["metrics"])
+        assert "/tmp/weights & co/model.pt" in driver.find_element(By.ID, "provenance").text
+        errors = [e for e in driver.get_log("browser") if e["level"] in ("SEVERE", "ERROR")]
+        assert not errors, errors
+        shot = ARTIFACTS / "report-model.png"
+        driver.save_screenshot(str(shot))
+        print(f"screenshot: {shot}")
+    finally:
+        driver.quit()
+
+
+@needs_chromium
+def test_browser_cli_dump_dom_and_screenshot(site, tmp_path):
+    """Without selenium: the DOM after scripts ran, console messages on stderr, a --screenshot."""
+    index, docs = site
+    cmd = [str(CHROMIUM), *_flags(tmp_path / "profile"), "--enable-logging=stderr", "--v=0",
+           "--virtual-time-budget=5000", "--dump-dom", index.as_uri()]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr[-2000:]
+    dom = res.stdout
+    assert 'data-ready="1"' in dom
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in dom and EVIL not in dom
+    console = [ln for ln in res.stderr.splitlines() if "CONSOLE" in ln or "Uncaught" in ln]
+    assert not console, console
+    assert dom.count("<tr data-model=") == len(docs)
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / "report-index-cli.png"
+    shot.unlink(missing_ok=True)
+    res = subprocess.run([str(CHROMIUM), *_flags(tmp_path / "profile2"), "--window-size=1400,2400",
+                          f"--screenshot={shot}", "--hide-scrollbars", index.as_uri()],
+                         capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert res.returncode == 0 and shot.exists() and shot.stat().st_size > 20_000, res.stderr[-2000:]
+    print(f"screenshot: {shot}")
+
+
+def test_perturbed_copy_of_a_real_document(tmp_path):
+    """A second model made by perturbing a document keeps every page valid."""
+    a = make_doc("model-a", 0.5, 10.0, 11)
+    b = copy.deepcopy(a)
+    b["model"]["name"] = "model-b"
+    for m in b["metrics"]:
+        if m["value"] is not None:
+            m["value"] *= 1.05
+    index = write_html([a, b], tmp_path / "site")
+    assert (tmp_path / "site" / "models").is_dir() and index.exists()
+    shutil.rmtree(tmp_path / "site")
