@@ -66,3 +66,13 @@ def test_run_and_report_with_emt(tmp_path):
     assert json.loads((out / "results.json").read_text())["timing"]["computed"] == 0
     rep = alloybench("report", str(out), str(out))
     assert rep.returncode == 0 and "| emt |" in rep.stdout and "C_11" in rep.stdout
+
+
+def test_report_html_from_a_run(tmp_path):
+    out = tmp_path / "emt"
+    assert alloybench("run", "--model", "emt", "--elements", "Al", "--tasks", "bulk", "--out", str(out), "-q").returncode == 0
+    site = tmp_path / "site"
+    p = alloybench("report", str(out), "--html", str(site))
+    assert p.returncode == 0, p.stderr
+    assert (site / "index.html").exists() and (site / "figures" / "heatmap.svg").exists()
+    assert "emt" in (site / "index.html").read_text()

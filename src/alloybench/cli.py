@@ -216,6 +216,7 @@ def run_cmd(
 def report_cmd(
     dirs: list[Path] = typer.Argument(..., help="result folders written by 'alloybench run'"),
     output: Optional[Path] = typer.Option(None, "--md", help="write Markdown here (default: print)"),
+    html_dir: Optional[Path] = typer.Option(None, "--html", help="write a static HTML site (index.html, models/, figures/) here"),
 ) -> None:
     """Rebuild the report from one or more result folders, models side by side."""
     from alloybench.report import markdown, write_atomic
@@ -226,10 +227,16 @@ def report_cmd(
             docs.append(_rebuild(d))
     except UserError as exc:
         fail(str(exc))
+    if html_dir is not None and html_dir.exists() and not html_dir.is_dir():
+        fail(f"--html {html_dir}: exists and is not a folder")
     text = markdown(docs)
     if output:
         write_atomic(output, text)
-    else:
+    if html_dir is not None:
+        from alloybench.report.html import write_html
+
+        err.print(f"HTML report: {write_html(docs, html_dir)}", highlight=False, markup=False)
+    if not output and html_dir is None:
         out.print(text, markup=False, highlight=False)
 
 
