@@ -5,8 +5,11 @@ from __future__ import annotations
 from alloybench.tasks.base import TIERS, Context, Metric, Task, Tier
 from alloybench.tasks.bulk import BulkTask
 from alloybench.tasks.elastic import ElasticTask
+from alloybench.tasks.misfit import MisfitVolumeTask
+from alloybench.tasks.solute_fault import SoluteFaultTask
+from alloybench.tasks.solutes import SoluteBindingTask
 
-_TASKS: list[Task] = [BulkTask(), ElasticTask()]
+_TASKS: list[Task] = [BulkTask(), ElasticTask(), SoluteBindingTask(), MisfitVolumeTask(), SoluteFaultTask()]
 TASKS: dict[str, Task] = {t.name: t for t in _TASKS}
 
 

@@ -2,25 +2,27 @@
 intrinsic stacking fault of Al (``8100-SolSF_X``) and Al at that of Cu
 (``635950-SolSF_Al``), eV, 4 values = layers 0..3 from the fault.
 
-Protocol (the reference suite's public port, ml-peg
-``ml_peg/calcs/alloy_metallurgy/alzncumg_regression/calc_alzncumg_regression.py``:
-``SOLUTE_STACKING_FAULT_SPECS``, ``fcc_stacking_fault_structure``,
-``solute_stacking_fault_structure``, ``solute_stacking_fault_interaction``):
+Definition and fault construction from the reference suite's public port, ml-peg
+``ml_peg/calcs/alloy_metallurgy/alzncumg_regression/calc_alzncumg_regression.py``
+(``SOLUTE_STACKING_FAULT_SPECS``, ``fcc_stacking_fault_structure``,
+``solute_stacking_fault_structure``, ``solute_stacking_fault_interaction``);
+cell height and relaxation follow the DFT-side generators as recorded in
+docs/protocols.md section 9 (the port uses 12 layers and z-only relaxation):
 
 * Slab: ASE ``fcc111`` of the model's relaxed host lattice constant
   (``relax_job(ref, "Al"|"Cu")``, a = (4 V/atom)^(1/3)), periodic, n x n
-  primitive in-plane cells (n = 4 for Al, 3 for Cu) and 12 {111} layers
-  (4 ABC periods): 192 and 108 atoms, as in the reference.
+  primitive in-plane cells (n = 4 for Al, 3 for Cu) and 9 {111} layers
+  (3 ABC periods): 144 and 81 atoms, the DFT cells.
 * Fault: the third cell vector is tilted by (a1 + a2)/3 (a1, a2 the in-plane
   primitive vectors), which puts one intrinsic stacking fault (...ABC|BCA...)
   at the periodic boundary between the top layer and layer 0.  Layer 0 (the
-  lowest) is the fault layer, layers 1, 2, 3 the next ones away from it.
-* Relaxation, every cell: atoms move only normal to the fault (z) and the
-  cell relaxes only in zz, as in the reference (FIRE, fmax 1e-3 eV/Å, tighter
-  than the reference's 5e-3 eV/Å / 100 steps).
+  lowest) is a fault layer, layers 1, 2, 3 the next ones away from it (layer j
+  is equivalent to layer 8 - j, the other side of the fault).
+* Relaxation, every cell: atoms free in 3D (the intrinsic fault is a local
+  minimum), the cell only in zz, as in the DFT (FIRE, fmax 1e-3 eV/Å).
 * ``E_int(layer) = E[fault + X in layer] - E[fault] - E[bulk + X] + E[bulk]``
-  (bulk: the same slab without tilt, X in layer 0); negative: X is attracted
-  to the fault.
+  (bulk: the same slab without tilt, X in layer 0); NEGATIVE: X is attracted
+  to (segregates to) the fault.
 
 Jobs per host: fault, bulk, and per solute: bulk + X and 4 fault + X cells,
 all independent once the host is relaxed.
@@ -42,10 +44,9 @@ from alloybench.tasks.bulk import relax_job
 from alloybench.tasks.solutes import HOST_PHASES, host_lattice, solute_elements
 
 SOLUTE_FAULT_PROTOCOL = "solute-fault-1"
-FAULT_RELAX = Relax(fmax=1e-3, max_steps=3000, cell_mask=(False, False, True, False, False, False),
-                    free_directions=(False, False, True), optimizer="FIRE")
+FAULT_RELAX = Relax(fmax=1e-3, max_steps=3000, cell_mask=(False, False, True, False, False, False), optimizer="FIRE")
 DEFAULT_INPLANE = (("Al", 4), ("Cu", 3))
-PERIODS = 4  # ABC periods along [111]: 12 layers
+PERIODS = 3  # ABC periods along [111]: 9 layers
 LAYERS = (0, 1, 2, 3)
 
 
