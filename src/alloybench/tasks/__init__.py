@@ -8,8 +8,9 @@ from alloybench.tasks.elastic import ElasticTask
 from alloybench.tasks.misfit import MisfitVolumeTask
 from alloybench.tasks.solute_fault import SoluteFaultTask
 from alloybench.tasks.solutes import SoluteBindingTask
+from alloybench.tasks.solution import SolutionEnergyTask
 
-_TASKS: list[Task] = [BulkTask(), ElasticTask(), SoluteBindingTask(), MisfitVolumeTask(), SoluteFaultTask()]
+_TASKS: list[Task] = [BulkTask(), ElasticTask(), SolutionEnergyTask(), SoluteBindingTask(), MisfitVolumeTask(), SoluteFaultTask()]
 TASKS: dict[str, Task] = {t.name: t for t in _TASKS}
 
 
