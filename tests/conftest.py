@@ -10,6 +10,13 @@ from alloybench.models import Model, EMT_ELEMENTS
 from alloybench.reference import load_reference
 from alloybench.store import Store
 
+try:  # small-cell optimisers: BLAS threads only compete with each other on 2 cores
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="blas")
+except ImportError:
+    pass
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data"
 

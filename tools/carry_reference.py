@@ -35,8 +35,10 @@ PHASES = {
     "theta_dprime": ("NOTINOQMD_00002", "OQMD-Dumps/NOTINOQMD_00002", "theta-double-prime Al3Cu (P4/mmm)"),
 }
 SPECIAL = {
-    "theta_gsf_cell": "special/AIIDA_339739",
-    "theta_dprime_gsf_cell": "special/AIIDA_481617",
+    # AIIDA_481617 is the theta (Al2Cu) cell, AIIDA_339739 theta-double-prime (Al3Cu):
+    # the reference's GSF _dispcart values are f1*a1 + f2*a2 of exactly these cells.
+    "theta_gsf_cell": "special/AIIDA_481617",
+    "theta_dprime_gsf_cell": "special/AIIDA_339739",
 }
 
 CIJ = [f"C_{i}{j}" for i in range(1, 7) for j in range(1, i + 1)]

@@ -107,6 +107,17 @@ def _elements(model, selection: Optional[str]) -> frozenset[str] | None:
     return frozenset(chosen)
 
 
+def _single_threaded_blas() -> None:
+    """Small-cell optimisers do 3x3..768x768 linear algebra: BLAS threads only fight
+    the model's own threads for the cores."""
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(limits=1, user_api="blas")
+    except ImportError:
+        pass
+
+
 class _Bar:
     """Rich progress with ETA over the Jobs of each round (weighted by atoms)."""
 
@@ -178,6 +189,7 @@ def run_cmd(
         "host": {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count()},
         "versions": _versions("alloybench", "ase", "numpy", "torch", "sevenn", "chgnet", "matgl", "spglib"),
     }
+    _single_threaded_blas()
     t0 = time.perf_counter()
     with Store(directory / "results.sqlite") as store:
         run_id = store.start_run(resolved.id, run_info)

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Iterator
 import numpy as np
 from ase.calculators.calculator import Calculator
 from ase.constraints import FixAtoms, FixCartesian
-from ase.filters import FrechetCellFilter
+from ase.filters import FrechetCellFilter, UnitCellFilter
 from ase.optimize import BFGS, FIRE
 
 from alloybench.jobs import Job, Result, Structure
@@ -32,6 +32,15 @@ def _check_geometry(job: Job, atoms) -> str | None:
     return None
 
 
+def _cell_filter(atoms, mask):
+    """FrechetCellFilter for full cell relaxations; for partial masks (e.g. only the
+    strain normal to a fault) UnitCellFilter, which minimises the same enthalpy but
+    avoids the matrix logarithm that is slow and inaccurate on strongly tilted cells."""
+    if all(mask):
+        return FrechetCellFilter(atoms)
+    return UnitCellFilter(atoms, mask=list(mask))
+
+
 def run_job(job: Job, calc: Calculator) -> Result:
     """Execute one Job; every failure becomes a Result with stage and reason."""
     t0 = time.perf_counter()
@@ -50,7 +59,7 @@ def run_job(job: Job, calc: Calculator) -> Result:
                 movable = [i for i in range(len(atoms)) if i not in set(spec.fixed_atoms)]
                 constraints.append(FixCartesian(movable, mask=tuple(not f for f in spec.free_directions)))
             atoms.set_constraint(constraints)
-            target = FrechetCellFilter(atoms, mask=list(spec.cell_mask)) if spec.cell_mask else atoms
+            target = _cell_filter(atoms, spec.cell_mask) if spec.cell_mask else atoms
             stage = "relax"
             opt = OPTIMIZERS[spec.optimizer](target, logfile=None)
             converged = bool(opt.run(fmax=spec.fmax, steps=spec.max_steps))

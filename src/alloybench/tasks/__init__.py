@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 from alloybench.tasks.base import TIERS, Context, Metric, Task, Tier
+from alloybench.tasks.antisites import AntisiteTask
 from alloybench.tasks.bulk import BulkTask
 from alloybench.tasks.elastic import ElasticTask
+from alloybench.tasks.interfaces import InterfaceTask
 from alloybench.tasks.misfit import MisfitVolumeTask
+from alloybench.tasks.precipitate_gsf import PrecipitateGSFTask
 from alloybench.tasks.solute_fault import SoluteFaultTask
+from alloybench.tasks.stacking_faults import StackingFaultTask
+from alloybench.tasks.surfaces import SurfaceTask
 from alloybench.tasks.solutes import SoluteBindingTask
 from alloybench.tasks.solution import SolutionEnergyTask
 
-_TASKS: list[Task] = [BulkTask(), ElasticTask(), SolutionEnergyTask(), SoluteBindingTask(), MisfitVolumeTask(), SoluteFaultTask()]
+_TASKS: list[Task] = [BulkTask(), ElasticTask(), SolutionEnergyTask(), SurfaceTask(), StackingFaultTask(),
+                     SoluteBindingTask(), MisfitVolumeTask(), SoluteFaultTask(),
+                     PrecipitateGSFTask(), AntisiteTask(), InterfaceTask()]
 TASKS: dict[str, Task] = {t.name: t for t in _TASKS}
 
 

@@ -16,8 +16,9 @@ Definitions (verified on the reference itself, docs/protocols.md sections 1 and 
 * ``formation_energies`` F = E(defect) - E(host supercell) - sum_i dn_i mu_i^sol  (eV per
   defect), with *solution references* mu_Al^sol = E(fcc Al)/atom and
   mu_X^sol = E(X ground state)/atom + dE_sol(X), where
-  dE_sol(X) = E(Al255 X) - 255 E(fcc Al)/atom - E(X)/atom is the dilute heat of solution
+  dE_sol(X) = E(Al255 X) - (255/256) E(Al256) - E(X)/atom is the dilute heat of solution
   in a 4x4x4 conventional Al cell, ions relaxed at the model's Al lattice parameter
+  (the very Jobs of tasks/solutes.py and tasks/solution.py, so computed once)
   (DFT: dE_sol(Cu) = ``Ediff_cusol_cubulk`` = -0.11297 eV).  Positive: costs energy
   with respect to an Al solid-solution reservoir.
 * ``deltaformation_energies`` = [E(defect) - sum n_i mu_i^elem]/N_defect - E_f(host)
@@ -42,22 +43,21 @@ from dataclasses import dataclass
 import numpy as np
 import spglib
 from ase import Atoms
-from ase.build import bulk as ase_bulk
 
-from alloybench.jobs import Job, Relax, Result, Structure
+from alloybench.jobs import Job, Result, Structure
 from alloybench.reference import Reference
 from alloybench.tasks.base import Context, Metric, Task, failed_reason
 from alloybench.tasks.bulk import ELEMENT_PHASES, relax_job
+from alloybench.tasks.solutes import SOLUTE_RELAX, host_lattice, pure_job, single_job
 
 ANTISITE_PROTOCOL = "antisites-1"
 TARGET_SITES = 108
 SYMPREC = 1e-3
-SOLUTION_REPEATS = 4  # 4x4x4 conventional Al: 256 sites
-SOLUTION_RELAX = Relax(fmax=5e-3, max_steps=500, cell_mask=None, optimizer="FIRE")
+SOLUTION_REPEATS = 4  # 4x4x4 conventional Al: 256 sites (the solute tasks' cells: same Jobs)
 GROUP = "antisite_energy"
 # deltaformation is eV/atom (a per-defect energy divided by N ~ 100): it has no group of
 # its own in scoring/metrics.yaml yet; "formation_energy" is the eV/atom group.
-PER_ATOM_GROUP = "formation_energy"
+PER_ATOM_GROUP = "antisite_peratom"  # reported, not scored: the same defect energy divided by the cell size
 VAC = "Vac"
 HOSTS: dict[str, str] = {  # reference id -> phase
     "8100": "Al",
@@ -199,18 +199,6 @@ def reference_keys(ref: Reference, host: str) -> list[str]:
     return sorted(k for k in ref.values if k.startswith(f"{host}-AntiSite_"))
 
 
-def solution_cell(al: Atoms, solute: str) -> Atoms:
-    """4x4x4 conventional fcc cell at the model's relaxed Al lattice, one solute at the origin."""
-    a = float(np.cbrt(al.get_volume() / len(al) * 4.0))
-    cell = ase_bulk("Al", "fcc", a=a, cubic=True).repeat((SOLUTION_REPEATS,) * 3)
-    cell[0].symbol = solute
-    return cell
-
-
-def solution_job_name(solute: str) -> str:
-    return f"solution/{solute}_in_Al"
-
-
 def host_job_name(host: str) -> str:
     return f"antisite/{host}/host"
 
@@ -256,14 +244,15 @@ class AntisiteTask(Task):
                 jobs[f"relax/{ELEMENT_PHASES[el]}"] = relax_job(ref, ELEMENT_PHASES[el])
             relax = relax_job(ref, phase)
             jobs[relax.name] = relax
-            al = results.get("relax/Al")
+            a_al = host_lattice(results, "Al")
             items = reference_items(ref, host)
-            if al is not None and al.ok:
-                for solute in sorted(needed_solutes(items, set(ref.phases[phase].elements))):
-                    jobs[solution_job_name(solute)] = Job(
-                        task=self.name, name=solution_job_name(solute),
-                        structure=Structure.from_atoms(solution_cell(al.atoms, solute)),
-                        relax=SOLUTION_RELAX, protocol=self.protocol)
+            solutes = sorted(needed_solutes(items, set(ref.phases[phase].elements)))
+            if a_al is not None and solutes:
+                pure = pure_job(self.name, "Al", a_al, SOLUTION_REPEATS)
+                jobs[pure.name] = pure
+                for solute in solutes:
+                    job = single_job(self.name, "Al", solute, a_al, SOLUTION_REPEATS, SOLUTE_RELAX)
+                    jobs[job.name] = job
             r = results.get(relax.name)
             if r is None or not r.ok:
                 continue
@@ -317,7 +306,7 @@ class AntisiteTask(Task):
                         values, fail = self._values(ctx, results, host, item)
                 for name, kind, group, unit in (("formation_energy", "formation", GROUP, "eV"),
                                                 ("delta_formation_energy", "delta", PER_ATOM_GROUP, "eV/atom"),
-                                                ("partition_energy", "partition", GROUP, "eV")):
+                                                ("partition_energy", "partition", "antisite_partition", "eV")):
                     key = {"formation": "formation_energies", "delta": "deltaformation_energies",
                            "partition": "partition_energies"}[kind]
                     rv = ref.value(f"{host}-AntiSite_{key}")
@@ -348,14 +337,19 @@ class AntisiteTask(Task):
         elements = self._elements(ref, host)
         solutes = needed_solutes(reference_items(ref, host), set(ref.phases[phase].elements))
         names = [f"relax/{ELEMENT_PHASES[el]}" for el in sorted(elements)]
-        names += [solution_job_name(s) for s in sorted(solutes)] + [defect_job_name(item)]
+        if solutes:
+            names.append("Al/pure")
+        names += [f"Al/single/{s}" for s in sorted(solutes)] + [defect_job_name(item)]
         fail = failed_reason(results, names)
         if fail:
             return {}, fail
         mu = {el: results[f"relax/{ELEMENT_PHASES[el]}"].energy / len(results[f"relax/{ELEMENT_PHASES[el]}"].structure)
               for el in elements}
-        dsol = {s: results[solution_job_name(s)].energy
-                - (len(results[solution_job_name(s)].structure) - 1) * mu["Al"] - mu[s] for s in solutes}
+        dsol = {}
+        if solutes:
+            pure = results["Al/pure"]
+            n = len(pure.structure)
+            dsol = {s: results[f"Al/single/{s}"].energy - (n - 1) / n * pure.energy - mu[s] for s in solutes}
         host_r, def_r = results[host_job_name(host)], results[defect_job_name(item)]
         return antisite_energies(def_r.energy, Counter(def_r.structure.symbols), host_r.energy,
                                  Counter(host_r.structure.symbols), mu, dsol), None

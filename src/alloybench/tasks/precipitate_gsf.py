@@ -6,9 +6,10 @@ daniel-sintef/aiida-alloy ``aiida_create_stackingfault_structures.py`` with
 ``project_scripts/generate_{theta,thetaDP}_GSF.sh`` and ``launch_{theta,thetaDP}_GSF.sh``):
 
 1. The special base cell (a1, a2 span the slip plane, in the xy plane; a3 is the
-   stacking vector) is pre-relaxed with the model: ions and the three normal cell
-   strains (mask xx, yy, zz), shears fixed.
-2. It is stacked n_z times along a3 and, for each reference displacement
+   stacking vector), stacked n_z times along a3, is pre-relaxed with the model: ions
+   and the three normal cell strains (mask xx, yy, zz), shears fixed (the port
+   pre-relaxes the unstacked cell: the same periodic crystal).
+2. For each reference displacement
    (f1, f2) = ``<id>-GSF_<plane>_dispcryst``, f1*a1 + f2*a2 is added to the third
    cell vector: one fault per periodic cell (tilted-cell method).
 3. Each faulted cell relaxes with every atom restricted to z (the plane normal);
@@ -110,15 +111,20 @@ def displacement_vector(base: Atoms, frac: tuple[float, float]) -> np.ndarray:
     return frac[0] * base.cell[0] + frac[1] * base.cell[1]
 
 
-def faulted_cell(base: Atoms, zrepeats: int, frac: tuple[float, float]) -> Atoms:
-    """Stack ``base`` n_z times along a3 and tilt the third vector by the fault vector;
-    atoms keep their Cartesian positions (one fault at the periodic boundary)."""
-    stacked = base.repeat((1, 1, zrepeats))
+def tilted_cell(stacked: Atoms, frac: tuple[float, float]) -> Atoms:
+    """Tilt the third vector of an already stacked cell by f1*a1 + f2*a2; atoms keep their
+    Cartesian positions (one fault at the periodic boundary)."""
+    out = stacked.copy()
     cell = stacked.cell.array.copy()
-    cell[2] += displacement_vector(base, frac)
-    stacked.set_cell(cell, scale_atoms=False)
-    stacked.wrap()
-    return stacked
+    cell[2] += displacement_vector(stacked, frac)
+    out.set_cell(cell, scale_atoms=False)
+    out.wrap()
+    return out
+
+
+def faulted_cell(base: Atoms, zrepeats: int, frac: tuple[float, float]) -> Atoms:
+    """Stack ``base`` n_z times along a3, then tilt (a1, a2 are unchanged by stacking)."""
+    return tilted_cell(base.repeat((1, 1, zrepeats)), frac)
 
 
 def fault_relax(spec: GSFSpec) -> Relax:
@@ -162,17 +168,18 @@ class PrecipitateGSFTask(Task):
             disps = displacements(ctx.reference, spec)
             if cell is None or not disps or not ctx.covers(set(cell.get_chemical_symbols())):
                 continue
-            base_job = Job(task=self.name, name=base_job_name(spec),
-                           structure=Structure.from_atoms(orient_plane_normal_z(cell)),
+            # the stacked cell is pre-relaxed (normal strains + ions): the same periodic crystal
+            # as the 4-6 atom base cell, without the many periodic images of a thin cell
+            stacked = orient_plane_normal_z(cell).repeat((1, 1, spec.zrepeats))
+            base_job = Job(task=self.name, name=base_job_name(spec), structure=Structure.from_atoms(stacked),
                            relax=PRERELAX, protocol=self.protocol)
             jobs.append(base_job)
             r = results.get(base_job.name)
             if r is None or not r.ok:
                 continue
-            base = r.atoms
             for i, frac in enumerate(disps):
                 jobs.append(Job(task=self.name, name=fault_job_name(spec, i),
-                                structure=Structure.from_atoms(faulted_cell(base, spec.zrepeats, frac)),
+                                structure=Structure.from_atoms(tilted_cell(r.atoms, frac)),
                                 relax=fault_relax(spec), protocol=self.protocol))
         return jobs
 
