@@ -4,7 +4,6 @@ GSF curve and the task through the runner."""
 from __future__ import annotations
 
 import math
-from contextlib import nullcontext
 from dataclasses import replace
 
 import numpy as np
@@ -29,17 +28,6 @@ from alloybench.tasks.stacking_faults import (
 )
 
 
-try:
-    from threadpoolctl import threadpool_limits
-except ImportError:  # optional: only makes the tests faster on a busy machine
-    def threadpool_limits(_):
-        return nullcontext()
-
-
-@pytest.fixture(autouse=True)
-def _one_blas_thread():
-    with threadpool_limits(1):  # the cell filter's 3x3 algebra: threads only contend
-        yield
 
 
 def relaxed_fcc(element: str):

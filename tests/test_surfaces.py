@@ -3,7 +3,6 @@ independent calculation, and the task through the runner."""
 
 from __future__ import annotations
 
-from contextlib import nullcontext
 from dataclasses import replace
 
 import numpy as np
@@ -31,17 +30,6 @@ from alloybench.tasks.surfaces import (
 )
 
 
-try:
-    from threadpoolctl import threadpool_limits
-except ImportError:  # optional: only makes the tests faster on a busy machine
-    def threadpool_limits(_):
-        return nullcontext()
-
-
-@pytest.fixture(autouse=True)
-def _one_blas_thread():
-    with threadpool_limits(1):  # 3x3 linear algebra: threads only contend
-        yield
 
 
 def relaxed_bulk(element: str, structure: str, **kw):
