@@ -174,3 +174,21 @@ def test_full_protocol_through_runner(emt_model, emt_engine, store, reference):
         curve = [c for c in outcome.metrics if c.series == f"gsf_{phase}"]
         assert len(curve) == stacking_faults.N_STEPS + 1
         assert m[(phase, "UnStableSF")].value > 50 and m[(phase, "StableSF")].status == "ok"
+
+
+def test_quick_tier_runs_probes_only_and_skips_hcp_surfaces(reference, emt_model, emt_engine, store):
+    from dataclasses import replace as _replace
+
+    from alloybench.runner import run_tasks as _run
+    from alloybench.tasks.surfaces import SurfaceTask
+
+    # claims Mg only to show that the quick tier itself leaves the hcp facets out (no Mg Job is built)
+    model = _replace(emt_model, elements=frozenset({"Al", "Mg"}))
+    out = _run(model, [StackingFaultTask(), SurfaceTask()], "quick", reference, store, emt_engine)
+    sf = [m for m in out.metrics if m.task == "stacking_faults" and m.item == "Al"]
+    curve = [m for m in sf if m.series]
+    assert [m.x for m in curve] == [0.0, 0.5, 1.0]
+    usf = next(m for m in sf if m.name == "UnStableSF")
+    assert usf.status == "ok" and usf.value >= max(m.value for m in curve) - 1e-9
+    hcp = [m for m in out.metrics if m.task == "surfaces" and m.item.startswith("Mg")]
+    assert hcp and all(m.status == "not_applicable" and "standard tier" in m.reason for m in hcp)

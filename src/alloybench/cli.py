@@ -25,6 +25,11 @@ out = Console()
 err = Console(stderr=True)
 
 
+class EngineChoice(str, Enum):
+    serial = "serial"
+    batched = "batched"
+
+
 class TierChoice(str, Enum):
     quick = "quick"
     standard = "standard"
@@ -156,6 +161,8 @@ def run_cmd(
     tier: TierChoice = typer.Option(TierChoice.quick, "--tier", help="quick | standard | full"),
     out_dir: Optional[Path] = typer.Option(None, "--out", "-o", help="output folder (default alloybench-results/MODEL)"),
     elements: Optional[str] = typer.Option(None, "--elements", help="restrict to a subsystem, e.g. Al,Cu"),
+    engine_name: EngineChoice = typer.Option(EngineChoice.serial, "--engine",
+                                             help="serial (ASE, one Job at a time) | batched (many Jobs per model call)"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar"),
 ) -> None:
     """Run the suite on one model; results go to OUT/results.sqlite, results.json and report.md."""
@@ -193,7 +200,13 @@ def run_cmd(
     t0 = time.perf_counter()
     with Store(directory / "results.sqlite") as store:
         run_id = store.start_run(resolved.id, run_info)
-        engine = SerialEngine(resolved.make_calculator)
+        if engine_name == EngineChoice.batched:
+            from alloybench.engine.batched import batched_engine_for
+
+            engine = batched_engine_for(resolved)
+        else:
+            engine = SerialEngine(resolved.make_calculator)
+        run_info["engine"] = engine.name
         try:
             with _Bar(quiet) as bar:
                 outcome = run_tasks(resolved, selected, tier.value, reference, store, engine, progress=bar)
@@ -222,6 +235,23 @@ def run_cmd(
                   else f"[bold]{resolved.name}[/]: no scored metric")
         out.print(f"{outcome.computed} Jobs computed, {outcome.reused} reused, {s['n_failed']} failed metrics, "
                   f"{wall:.1f} s; report: {directory / 'report.md'}")
+
+
+@app.command("cost")
+def cost_cmd(
+    model: str = typer.Option(None, "--model", "-m", help="registry name, local weights path, or module:callable"),
+    out_dir: Optional[Path] = typer.Option(None, "--out", "-o", help="write OUT/cost.json"),
+    quick: bool = typer.Option(False, "--quick", help="fewer sizes and repeats"),
+    device: Optional[str] = typer.Option(None, "--device", help="cpu | cuda (default: cuda when available)"),
+) -> None:
+    """Cost: load time, time per atom per call against cell size, MD steps/s, peak memory."""
+    from alloybench.cost import cost_command
+    from alloybench.models import DEFAULT_MODEL
+
+    try:
+        cost_command(model or DEFAULT_MODEL, out_dir, quick, device=device, console=out)
+    except UserError as exc:
+        fail(str(exc))
 
 
 @app.command("report")

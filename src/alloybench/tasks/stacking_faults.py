@@ -108,8 +108,14 @@ class StackingFaultTask(Task):
     computes = ("fcc Al, Cu intrinsic and unstable stacking-fault energies (mJ/m^2) and the <112> GSF curve, "
                 "tilted (111) cell, height converged")
     reference_source = "alcumgzn_pbe: <id>-StableSF, <id>-UnStableSF"
-    tier = "standard"
+    tier = "quick"
     protocol = SF_PROTOCOL
+
+    @staticmethod
+    def points(ctx: Context) -> list[float]:
+        """The quick tier stops at the three probes (unstable SFE from a parabola through
+        0, 1/2, 1 partial); from the standard tier on, the whole curve."""
+        return list(PROBES) if ctx.tier == "quick" else curve_points()
 
     def _energy(self, results: Mapping[str, Result], phase: str, layers: int, x: float) -> float | None:
         r = results.get(job_name(phase, layers, x))
@@ -159,7 +165,7 @@ class StackingFaultTask(Task):
             heights, final, _ = self._height(results, phase, area)
             wanted = {(n, x) for n in heights for x in PROBES}
             if final is not None:
-                wanted |= {(final, x) for x in curve_points()}
+                wanted |= {(final, x) for x in self.points(ctx)}
             for n, x in sorted(wanted):
                 jobs.append(Job(task=self.name, name=job_name(phase, n, x),
                                 structure=Structure.from_atoms(tilted_cell(element, a, n, x)),
@@ -169,7 +175,7 @@ class StackingFaultTask(Task):
     def analyse(self, ctx: Context, results: Mapping[str, Result]) -> list[Metric]:
         ref = ctx.reference
         metrics: list[Metric] = []
-        xs = curve_points()
+        xs = self.points(ctx)
         for phase in PHASES:
             pid = ref.phases[phase].id
             scored = []
@@ -202,9 +208,12 @@ class StackingFaultTask(Task):
             if status == "ok":
                 usf = unstable_maximum(xs, curve)[1]
                 values = {"StableSF": curve[-1], "UnStableSF": usf}
+                notes = {"StableSF": fail or "", "UnStableSF": "; ".join(
+                    x for x in (fail, "quick tier: maximum of a parabola through 0, 1/2, 1 partial"
+                                if ctx.tier == "quick" else "") if x)}
                 for name, refval, source in scored:
                     metrics.append(Metric(self.name, phase, name, "stacking_fault", "mJ/m^2", values[name], refval,
-                                          source, "ok", fail or ""))
+                                          source, "ok", notes[name]))
                 for x, g in zip(xs, curve):
                     metrics.append(Metric(self.name, phase, f"gsf_{x:.2f}", "stacking_fault", "mJ/m^2", g, None,
                                           "", "ok", series=f"gsf_{phase}", x=x))

@@ -220,8 +220,12 @@ class SurfaceTask(Task):
     computes = ("relaxed surface energies (mJ/m^2) of fcc Al, Cu {111,100,110} and hcp Mg, Zn, seven facets, "
                 "converged in slab thickness")
     reference_source = "alcumgzn_pbe: <id>-SurfaceEnergy_<hkl> (fcc), <id>-SurfaceHCP_<hkil> (hcp)"
-    tier = "standard"
+    tier = "quick"  # fcc facets only in the quick tier; hcp facets from the standard tier on
     protocol = SURFACE_PROTOCOL
+
+    @staticmethod
+    def phases(ctx: Context) -> tuple[str, ...]:
+        return FCC_PHASES if ctx.tier == "quick" else FCC_PHASES + HCP_PHASES
 
     def _gamma(self, results: Mapping[str, Result], name: str, e_bulk: float) -> float | None:
         r = results.get(name)
@@ -263,7 +267,7 @@ class SurfaceTask(Task):
     def build(self, ctx: Context, results: Mapping[str, Result]) -> list[Job]:
         ref = ctx.reference
         jobs: list[Job] = []
-        for phase in FCC_PHASES + HCP_PHASES:
+        for phase in self.phases(ctx):
             if not ctx.covers(ref.phases[phase].elements):
                 continue
             relax = relax_job(ref, phase)
@@ -293,8 +297,8 @@ class SurfaceTask(Task):
                 metrics.append(Metric(self.name, facet.item, name, "surface_energy", "mJ/m^2", value,
                                       refval if scored else None, source if scored else "", status, reason))
 
-            if missing:
-                reason = f"model lacks {', '.join(missing)}"
+            if missing or facet.phase not in self.phases(ctx):
+                reason = f"model lacks {', '.join(missing)}" if missing else "hcp facets run from the standard tier on"
                 emit(None, "not_applicable", reason)
                 emit(None, "not_applicable", reason, "surface_energy_unrelaxed", True)
                 continue

@@ -1,0 +1,514 @@
+"""Batched engine: many Jobs advance together, one model call per step for all of them.
+
+How it works
+------------
+Every Job runs in its own worker thread through the *same* code as the serial
+engine (:func:`alloybench.engine.serial.run_job`: ASE FIRE/BFGS,
+FrechetCellFilter with the Job's cell mask, FixAtoms, FixCartesian, the same
+convergence test and failure checks).  The worker's calculator does not
+compute: it hands its structure to a broker and waits.  Once every live worker
+is waiting (or finished), the broker evaluates all waiting structures in one
+batched model call (a torch-sim ``ModelInterface``, or SevenNet's own graph
+batching), hands each worker its energy, forces and stress, and the workers
+take their next optimiser step.  So relaxations run in lock-step, batched on
+the device, while each trajectory is the one the serial engine would follow
+(up to float32 summation order in the model): the same Jobs, the same answers.
+
+Static Jobs (relax None) cost one batched call; relaxations of any kind (full
+or masked cell, fixed atoms, free directions, FIRE or BFGS) are expressed the
+same way, so nothing needs a separate code path.  Jobs the batched model cannot
+take (an element it lacks, a structure that makes the batched call fail) are
+retried one by one; a Job whose single evaluation still fails is recorded as a
+failure by ``run_job`` exactly as the serial engine would.
+
+Memory: workers are admitted while their atoms fit a budget (``max_atoms``);
+as Jobs finish, new ones are admitted (in-flight batching).  On CUDA the first
+batch is a probe of at most ``probe_atoms``; its peak memory per atom sets the
+budget to ``memory_fraction`` of the card; a CUDA out-of-memory error halves
+the batch and the budget.
+
+Backends (``make_backend``):
+- ``TorchSimBackend``: any torch-sim ModelInterface (``sevenn.torchsim.SevenNetModel``
+  needs torch-sim >= 0.4, which needs Python >= 3.12; MACE/others through their
+  torch-sim wrappers).
+- ``SevenNetBackend``: SevenNet checkpoints batched with sevenn's own graph
+  collation; no torch-sim needed (Python 3.11 and CPU CI).
+- ``CalculatorBackend``: loops one ASE calculator (no speed-up); the torch-free
+  stand-in that tests the broker with EMT.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+from ase import Atoms
+from ase.calculators.calculator import Calculator, PropertyNotImplementedError, all_changes
+
+from alloybench.errors import MissingExtra, UserError
+from alloybench.jobs import Job, Result
+from alloybench.engine.serial import SerialEngine, run_job
+
+VOIGT = ((0, 0), (1, 1), (2, 2), (1, 2), (0, 2), (0, 1))  # ASE order: xx yy zz yz xz xy
+
+
+@dataclass
+class Evaluation:
+    """One structure's model output: eV, eV/Å, Voigt eV/Å^3 with ASE's sign (None: no stress)."""
+
+    energy: float
+    forces: np.ndarray
+    stress: np.ndarray | None
+
+
+class Backend(Protocol):
+    name: str
+    device: str
+
+    def evaluate(self, structures: list[Atoms]) -> list[Evaluation]:
+        """Energies, forces and stresses of all structures in one batched call."""
+
+
+def _is_oom(exc: BaseException) -> bool:
+    text = f"{type(exc).__name__}: {exc}"
+    return "out of memory" in text.lower() or type(exc).__name__ == "OutOfMemoryError"
+
+
+# --------------------------------------------------------------------------- backends
+
+
+class CalculatorBackend:
+    """One ASE calculator applied to each structure in turn (no batching speed-up)."""
+
+    name = "ase-loop"
+    device = "cpu"
+
+    def __init__(self, make_calculator: Callable[[], Calculator]):
+        self._calc = make_calculator()
+        self.calls = 0  # batched calls made (for tests and statistics)
+        self.batch_sizes: list[int] = []
+
+    def evaluate(self, structures: list[Atoms]) -> list[Evaluation]:
+        self.calls += 1
+        self.batch_sizes.append(len(structures))
+        out = []
+        for atoms in structures:
+            a = atoms.copy()
+            a.calc = self._calc
+            energy = float(a.get_potential_energy())
+            forces = np.array(a.get_forces(apply_constraint=False))
+            try:
+                stress = np.array(a.get_stress(voigt=True, apply_constraint=False))
+            except PropertyNotImplementedError:
+                stress = None
+            out.append(Evaluation(energy, forces, stress))
+        return out
+
+
+def _full_to_voigt(s: np.ndarray) -> np.ndarray:
+    return np.array([s[..., i, j] for i, j in VOIGT]).T
+
+
+class TorchSimBackend:
+    """A torch-sim ``ModelInterface``: all structures in one SimState, one forward call."""
+
+    name = "torch-sim"
+
+    def __init__(self, model: Any):
+        import torch_sim as ts  # noqa: F401  (fail early with ImportError)
+
+        self.model = model
+        self.device = str(model.device)
+        self.calls = 0
+        self.batch_sizes: list[int] = []
+
+    def evaluate(self, structures: list[Atoms]) -> list[Evaluation]:
+        import torch
+        import torch_sim as ts
+
+        self.calls += 1
+        self.batch_sizes.append(len(structures))
+        state = ts.io.atoms_to_state(structures, device=self.model.device, dtype=self.model.dtype)
+        out = self.model(state)
+        energy = out["energy"].detach().to(torch.float64).cpu().numpy().reshape(-1)
+        forces = out["forces"].detach().to(torch.float64).cpu().numpy()
+        stress = out.get("stress")
+        stress = _full_to_voigt(stress.detach().to(torch.float64).cpu().numpy()).reshape(len(structures), 6) \
+            if stress is not None else None
+        res, start = [], 0
+        for k, atoms in enumerate(structures):
+            n = len(atoms)
+            res.append(Evaluation(float(energy[k]), forces[start:start + n], stress[k] if stress is not None else None))
+            start += n
+        return res
+
+
+class SevenNetBackend:
+    """SevenNet checkpoint, structures collated into one sevenn graph batch (no torch-sim)."""
+
+    name = "sevenn-batch"
+
+    def __init__(self, checkpoint: str, device: str = "cpu", modal: str | None = None, enable_cueq: bool = False):
+        import torch
+        from sevenn.util import load_checkpoint
+
+        cp = load_checkpoint(checkpoint)
+        kwargs = {"enable_cueq": True} if enable_cueq else {}
+        model = cp.build_model(**kwargs)
+        model.set_is_batch_data(True)
+        model.eval_type_map = torch.tensor(True)
+        self.cutoff = float(model.cutoff)
+        self.type_map = dict(model.type_map)
+        self.modal = modal
+        self.device = str(torch.device(device))
+        self.model = model.to(self.device).eval()
+        self.calls = 0
+        self.batch_sizes: list[int] = []
+
+    def evaluate(self, structures: list[Atoms]) -> list[Evaluation]:
+        import sevenn._keys as KEY
+        import torch
+        from sevenn.atom_graph_data import AtomGraphData
+        from sevenn.train.dataload import unlabeled_atoms_to_graph
+        from torch_geometric.loader.dataloader import Collater
+
+        self.calls += 1
+        self.batch_sizes.append(len(structures))
+        graphs = []
+        for atoms in structures:
+            unknown = set(atoms.numbers.tolist()) - set(self.type_map)
+            if unknown:
+                raise ValueError(f"model does not know atomic number(s) {sorted(unknown)}")
+            g = AtomGraphData.from_numpy_dict(unlabeled_atoms_to_graph(atoms, self.cutoff, with_shift=False))
+            if self.modal:
+                g[KEY.DATA_MODALITY] = self.modal
+            graphs.append(g)
+        batch = Collater([], follow_batch=None, exclude_keys=None)(graphs).to(self.device)
+        out = self.model(batch)
+        energy = out[KEY.PRED_TOTAL_ENERGY].detach().to(torch.float64).cpu().numpy().reshape(-1)
+        forces = out[KEY.PRED_FORCE].detach().to(torch.float64).cpu().numpy()
+        stress = -out[KEY.PRED_STRESS].detach().to(torch.float64).cpu().numpy().reshape(-1, 6)[:, [0, 1, 2, 4, 5, 3]]
+        res, start = [], 0
+        for k, atoms in enumerate(structures):
+            n = len(atoms)
+            res.append(Evaluation(float(energy[k]), forces[start:start + n], stress[k]))
+            start += n
+        return res
+
+
+def torch_sim_available() -> str | None:
+    """None if a torch-sim new enough for ``sevenn.torchsim`` imports, else why not."""
+    try:
+        import torch_sim  # noqa: F401
+    except Exception as exc:  # ImportError, or a broken install
+        return f"torch_sim not importable ({type(exc).__name__}: {exc})"
+    try:
+        from torch_sim.neighbors import torchsim_nl  # noqa: F401  (torch-sim >= 0.4)
+    except Exception:
+        return "torch_sim too old for sevenn.torchsim (needs >= 0.4, which needs Python >= 3.12)"
+    return None
+
+
+def _sevennet_options(model) -> tuple[str, str | None]:
+    from alloybench.models import REGISTRY
+
+    weights = model.info.get("weights")
+    spec = REGISTRY.get(model.name.lower())
+    modal = spec.options.get("modal") if spec is not None else None
+    if not weights:
+        raise UserError(f"model '{model.name}': no weights path for the batched engine")
+    return weights, modal
+
+
+def make_backend(model, device: str | None = None, prefer: str = "auto", enable_cueq: bool = False) -> Backend:
+    """A batched backend for a resolved :class:`alloybench.models.Model`.
+
+    ``prefer``: "auto" (torch-sim when it and the model's wrapper import, else the
+    family's own batching), "torch-sim", "native" or "loop" (CalculatorBackend).
+    Raises UserError when the model family has no batched path (use the serial engine)."""
+    from alloybench.models.adapters import device as default_device
+
+    dev = device or default_device()
+    if prefer == "loop":
+        return CalculatorBackend(model.make_calculator)
+    if model.family == "sevennet":
+        weights, modal = _sevennet_options(model)
+        why = torch_sim_available()
+        if prefer in ("auto", "torch-sim") and why is None:
+            from sevenn.torchsim import SevenNetModel
+
+            return TorchSimBackend(SevenNetModel(weights, modal=modal, device=dev, enable_cueq=enable_cueq))
+        if prefer == "torch-sim":
+            raise MissingExtra(f"batched SevenNet through torch-sim ({why})", "gpu", "torch-sim-atomistic")
+        return SevenNetBackend(weights, device=dev, modal=modal, enable_cueq=enable_cueq)
+    if model.family == "mace" and prefer in ("auto", "torch-sim"):
+        if torch_sim_available() is not None:
+            raise MissingExtra("batched MACE", "gpu", "torch-sim-atomistic")
+        from torch_sim.models.mace import MaceModel  # type: ignore[import-not-found]
+
+        return TorchSimBackend(MaceModel(model=model.info["weights"], device=dev))
+    raise UserError(f"model family '{model.family}' has no batched path; use the serial engine")
+
+
+# --------------------------------------------------------------------------- broker
+
+
+class _Cancelled(RuntimeError):
+    pass
+
+
+class _Slot:
+    """One worker's mailbox."""
+
+    __slots__ = ("atoms", "result", "error", "ready")
+
+    def __init__(self) -> None:
+        self.atoms: Atoms | None = None
+        self.result: Evaluation | None = None
+        self.error: BaseException | None = None
+        self.ready = threading.Event()
+
+
+class _BrokerCalculator(Calculator):
+    """Hands the structure to the broker and blocks until the batched call answers."""
+
+    implemented_properties = ["energy", "free_energy", "forces", "stress"]
+
+    def __init__(self, broker: "_Broker"):
+        super().__init__()
+        self._broker = broker
+        self._slot = _Slot()
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
+        super().calculate(atoms, properties, system_changes)
+        ev = self._broker.request(self._slot, self.atoms.copy())
+        self.results = {"energy": ev.energy, "free_energy": ev.energy, "forces": np.array(ev.forces, dtype=float)}
+        if ev.stress is not None:
+            self.results["stress"] = np.array(ev.stress, dtype=float)
+
+
+class _Broker:
+    def __init__(self) -> None:
+        self.cond = threading.Condition()
+        self.waiting: list[_Slot] = []
+        self.running = 0  # workers executing Python (not waiting, not finished)
+        self.cancelled = False
+
+    def request(self, slot: _Slot, atoms: Atoms) -> Evaluation:
+        slot.atoms, slot.result, slot.error = atoms, None, None
+        slot.ready.clear()
+        with self.cond:
+            if self.cancelled:
+                raise _Cancelled("batched engine stopped")
+            self.waiting.append(slot)
+            self.running -= 1
+            self.cond.notify_all()
+        slot.ready.wait()
+        if slot.error is not None:
+            raise slot.error
+        assert slot.result is not None
+        return slot.result
+
+
+# --------------------------------------------------------------------------- engine
+
+
+class BatchedEngine:
+    """Executes many Jobs together, one batched model call per optimiser step.
+
+    ``backend`` evaluates lists of structures (see module doc); ``fallback``
+    makes an ASE calculator for the serial path, used when the backend cannot be
+    built.  ``max_atoms`` bounds the atoms in flight (None: 4096 on CPU, device
+    calibrated on CUDA); ``max_systems`` bounds the Jobs in flight."""
+
+    name = "batched"
+
+    def __init__(self, backend: Backend | Callable[[], Backend], fallback: Callable[[], Calculator] | None = None,
+                 max_atoms: int | None = None, max_systems: int = 512):
+        self._backend_or_factory = backend
+        self._backend: Backend | None = None
+        self._fallback = fallback
+        self._serial: SerialEngine | None = None
+        self.max_atoms = max_atoms
+        self._calibrated = max_atoms is not None
+        self.max_systems = max_systems
+        self.probe_atoms = 2048  # CUDA: atoms admitted before memory per atom is known
+        self.memory_fraction = 0.7  # CUDA: share of the card's memory the budget may plan for
+        self.stats: dict[str, Any] = {"batched_calls": 0, "structures_evaluated": 0, "oom_splits": 0,
+                                      "single_retries": 0, "max_batch_atoms": 0, "fallback_jobs": 0}
+
+    # -- backend / fallback
+    @property
+    def backend(self) -> Backend:
+        if self._backend is None:
+            b = self._backend_or_factory
+            self._backend = b() if callable(b) and not hasattr(b, "evaluate") else b  # type: ignore[assignment]
+        return self._backend  # type: ignore[return-value]
+
+    def _budget(self) -> int:
+        if self.max_atoms is None:
+            if self.backend.device.startswith("cuda"):
+                return self.probe_atoms  # until the first batch has measured bytes per atom
+            self.max_atoms = 4096
+        return self.max_atoms
+
+    # -- evaluation with OOM splitting and per-structure isolation
+    def _evaluate(self, slots: list[_Slot]) -> None:
+        structures = [s.atoms for s in slots]
+        failure: str | None = None
+        try:
+            results = self._call(structures)
+        except Exception as exc:
+            # leave the except block before retrying: the live traceback would keep
+            # the failed call's device tensors allocated and every retry would OOM too
+            failure = "oom" if _is_oom(exc) else "error"
+            if len(slots) == 1:
+                slots[0].error = exc
+            del exc
+        if failure is not None:
+            self._free_device_memory()
+            if failure == "oom" and len(slots) > 1:
+                self.stats["oom_splits"] += 1
+                self.max_atoms = max(1, sum(len(a) for a in structures) // 2)
+                self._calibrated = True
+                half = len(slots) // 2
+                self._evaluate(slots[:half])
+                self._evaluate(slots[half:])
+            elif len(slots) > 1:  # isolate the structure(s) the model rejects
+                for s in slots:
+                    self.stats["single_retries"] += 1
+                    self._evaluate([s])
+            else:
+                slots[0].ready.set()
+            return
+        for s, r in zip(slots, results):
+            s.result = r
+            s.ready.set()
+
+    def _free_device_memory(self) -> None:
+        if self.backend.device.startswith("cuda"):
+            import gc
+
+            import torch
+
+            gc.collect()
+            torch.cuda.empty_cache()
+
+    def _call(self, structures: list[Atoms]) -> list[Evaluation]:
+        n = sum(len(a) for a in structures)
+        cuda = self.backend.device.startswith("cuda")
+        if cuda:
+            import torch
+
+            torch.cuda.reset_peak_memory_stats()
+            base = torch.cuda.memory_allocated()
+        out = self.backend.evaluate(structures)
+        self.stats["batched_calls"] += 1
+        self.stats["structures_evaluated"] += len(structures)
+        self.stats["max_batch_atoms"] = max(self.stats["max_batch_atoms"], n)
+        if cuda and not self._calibrated and n >= 64:
+            per_atom = max(1.0, (torch.cuda.max_memory_allocated() - base) / n)
+            total = torch.cuda.get_device_properties(torch.device(self.backend.device)).total_memory
+            usable = total - torch.cuda.memory_allocated()  # PyTorch's cache counts as usable
+            self.max_atoms = int(max(256, min(200_000, self.memory_fraction * usable / per_atom)))
+            self.stats["bytes_per_atom"] = per_atom
+            self._calibrated = True
+        return out
+
+    # -- main loop
+    def run(self, jobs: Iterable[Job]) -> Iterator[tuple[Job, Result]]:
+        jobs = list(jobs)
+        if not jobs:
+            return
+        try:
+            self.backend
+        except Exception as exc:
+            if self._fallback is None:
+                raise
+            self.stats["fallback_jobs"] += len(jobs)
+            self.stats["fallback_reason"] = f"{type(exc).__name__}: {exc}"[:300]
+            if self._serial is None:
+                self._serial = SerialEngine(self._fallback)
+            yield from self._serial.run(jobs)
+            return
+        yield from self._run_batched(jobs)
+
+    def _run_batched(self, jobs: list[Job]) -> Iterator[tuple[Job, Result]]:
+        broker = _Broker()
+        queue = deque(sorted(range(len(jobs)), key=lambda i: -jobs[i].n_atoms))  # big first: better packing
+        finished: deque[tuple[Job, Result]] = deque()
+        active: dict[int, tuple[threading.Thread, int]] = {}
+        atoms_in_flight = 0
+
+        def work(job: Job) -> None:
+            calc = _BrokerCalculator(broker)
+            try:
+                result = run_job(job, calc)
+            except BaseException as exc:  # run_job catches model errors; this is the broker stopping
+                result = Result.failure("setup", f"{type(exc).__name__}: {exc}"[:500])
+            with broker.cond:
+                finished.append((job, result))
+                broker.running -= 1
+                broker.cond.notify_all()
+
+        try:
+            while queue or active:
+                # admit Jobs while they fit the atom budget (at least one)
+                budget = self._budget()
+                with broker.cond:
+                    while queue and len(active) < self.max_systems:
+                        i = queue[0]
+                        if active and atoms_in_flight + jobs[i].n_atoms > budget:
+                            break
+                        queue.popleft()
+                        t = threading.Thread(target=work, args=(jobs[i],), daemon=True, name=f"ab-job-{i}")
+                        active[i] = (t, jobs[i].n_atoms)
+                        atoms_in_flight += jobs[i].n_atoms
+                        broker.running += 1
+                        t.start()
+                    # wait until every live worker is waiting or finished
+                    broker.cond.wait_for(lambda: broker.running == 0)
+                    batch = list(broker.waiting)
+                    broker.waiting.clear()
+                    done = list(finished)
+                    finished.clear()
+                for job, result in done:
+                    idx = next(i for i, (t, _) in active.items() if jobs[i] is job)
+                    t, n = active.pop(idx)
+                    atoms_in_flight -= n
+                    t.join()
+                    yield job, result
+                if batch:
+                    with broker.cond:
+                        broker.running += len(batch)
+                    self._evaluate(batch)
+        finally:
+            with broker.cond:
+                broker.cancelled = True
+                pending = list(broker.waiting)
+                broker.waiting.clear()
+            for s in pending:
+                s.error = _Cancelled("batched engine stopped")
+                s.ready.set()
+
+
+def batched_engine_for(model, device: str | None = None, prefer: str = "auto", max_atoms: int | None = None,
+                       enable_cueq: bool = False) -> BatchedEngine:
+    """The engine ``alloybench run --engine batched`` uses: the model's batched backend,
+    falling back to the serial ASE path when the model has none."""
+    return BatchedEngine(lambda: make_backend(model, device=device, prefer=prefer, enable_cueq=enable_cueq),
+                         fallback=model.make_calculator, max_atoms=max_atoms)
+
+
+def default_threads() -> int:
+    return int(os.environ.get("ALLOYBENCH_THREADS", "0")) or (os.cpu_count() or 1)
+
+
+__all__ = ["Backend", "BatchedEngine", "CalculatorBackend", "Evaluation", "SevenNetBackend", "TorchSimBackend",
+           "batched_engine_for", "make_backend", "torch_sim_available"]

@@ -1,0 +1,218 @@
+"""Batched engine: the same Jobs give the same answers as the serial engine.
+
+Three levels:
+- the broker and in-flight batching, with ASE EMT through ``CalculatorBackend``
+  (no torch needed): always runs;
+- SevenNet-0 batched with sevenn's own graph collation vs the serial ASE engine
+  (needs sevenn): energies 1e-4 eV/atom, lattice 1e-3 Å, elastic C_ij 1 GPa;
+- the same through torch-sim (``sevenn.torchsim``), which needs torch-sim >= 0.4
+  and so Python >= 3.12: skipped with the reason where torch_sim is missing or too old.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+
+import numpy as np
+import pytest
+from ase.build import bulk
+from ase.calculators.emt import EMT
+
+from alloybench.engine.batched import BatchedEngine, CalculatorBackend, make_backend, torch_sim_available
+from alloybench.engine.serial import SerialEngine
+from alloybench.errors import UserError
+from alloybench.jobs import FULL_CELL, Job, Relax, Structure
+from alloybench.runner import run_tasks
+from alloybench.store import Store
+from alloybench.tasks.bulk import BulkTask
+from alloybench.tasks.elastic import ElasticTask
+
+HAVE_SEVENN = importlib.util.find_spec("sevenn") is not None
+
+
+def _jobs() -> list[Job]:
+    """A mix the batched engine must express: static, full-cell, masked cell,
+    fixed atoms, free directions, BFGS, a non-converging one."""
+    out = []
+    for k, (sym, a) in enumerate([("Al", 4.10), ("Cu", 3.55)]):
+        atoms = bulk(sym, "fcc", a=a, cubic=True)
+        atoms.rattle(0.03, seed=k)
+        s = Structure.from_atoms(atoms)
+        out += [
+            Job("t", f"static/{k}", s),
+            Job("t", f"full/{k}", s, Relax(fmax=1e-2, max_steps=200, cell_mask=FULL_CELL)),
+            Job("t", f"mask/{k}", s, Relax(fmax=1e-2, max_steps=200, cell_mask=(False, False, True, False, False, False))),
+            Job("t", f"fixed/{k}", s, Relax(fmax=1e-2, max_steps=200, fixed_atoms=(0, 1))),
+            Job("t", f"dirs/{k}", s, Relax(fmax=1e-2, max_steps=200, free_directions=(False, False, True))),
+            Job("t", f"bfgs/{k}", s, Relax(fmax=1e-2, max_steps=200, optimizer="BFGS")),
+        ]
+    out.append(Job("t", "stuck", out[1].structure, Relax(fmax=1e-9, max_steps=3)))
+    return out
+
+
+def _compare(serial, batched, energy_tol=1e-9, pos_tol=1e-7):
+    b = {j.name: r for j, r in batched}
+    assert set(b) == {j.name for j, _ in serial}
+    for job, rs in serial:
+        rb = b[job.name]
+        assert rb.ok == rs.ok, job.name
+        assert rb.steps == rs.steps, job.name
+        assert rb.energy == pytest.approx(rs.energy, abs=energy_tol * job.n_atoms), job.name
+        np.testing.assert_allclose(rb.structure.cell, rs.structure.cell, atol=pos_tol, err_msg=job.name)
+        np.testing.assert_allclose(rb.structure.positions, rs.structure.positions, atol=pos_tol, err_msg=job.name)
+
+
+def test_broker_reproduces_serial_engine_exactly_with_emt():
+    jobs = _jobs()
+    serial = list(SerialEngine(EMT).run(jobs))
+    backend = CalculatorBackend(EMT)
+    engine = BatchedEngine(backend, max_atoms=10_000)
+    batched = list(engine.run(jobs))
+    # EMT computed one structure at a time: bit-for-bit the serial trajectories
+    _compare(serial, batched, energy_tol=1e-12, pos_tol=1e-10)
+    stuck = dict((j.name, r) for j, r in batched)["stuck"]
+    assert not stuck.ok and stuck.stage == "relax" and "not converged" in stuck.reason
+    # lock-step: far fewer model calls than structures evaluated, big batches
+    evaluated = engine.stats["structures_evaluated"]
+    assert engine.stats["batched_calls"] < evaluated / 5
+    assert max(backend.batch_sizes) == len(jobs)
+
+
+def test_atom_budget_limits_batches_and_admits_in_flight():
+    jobs = _jobs()
+    backend = CalculatorBackend(EMT)
+    engine = BatchedEngine(backend, max_atoms=12)  # three 4-atom cells at a time
+    results = dict((j.name, r) for j, r in engine.run(jobs))
+    assert len(results) == len(jobs)
+    assert max(backend.batch_sizes) == 3 and engine.stats["max_batch_atoms"] <= 12
+
+
+class _Picky(CalculatorBackend):
+    """Rejects any batch holding Cu; out-of-memory for batches over 20 atoms."""
+
+    def evaluate(self, structures):
+        if sum(len(a) for a in structures) > 10:
+            raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        if any("Cu" in a.get_chemical_symbols() for a in structures):
+            raise ValueError("model does not know atomic number(s) [29]")
+        return super().evaluate(structures)
+
+
+def test_oom_splits_and_a_rejected_structure_fails_alone():
+    jobs = [j for j in _jobs() if j.name.startswith(("static", "full"))]
+    engine = BatchedEngine(_Picky(EMT), max_atoms=1000)
+    results = dict((j.name, r) for j, r in engine.run(jobs))
+    assert engine.stats["oom_splits"] > 0 and engine.max_atoms <= 10
+    assert not results["static/1"].ok and "atomic number" in results["static/1"].reason  # the Cu cell
+    assert not results["full/1"].ok
+    assert results["static/0"].ok and results["full/0"].ok
+
+
+def test_backend_that_cannot_be_built_falls_back_to_serial():
+    def broken():
+        raise UserError("model family 'eam' has no batched path; use the serial engine")
+
+    jobs = _jobs()[:4]
+    engine = BatchedEngine(broken, fallback=EMT)
+    batched = list(engine.run(jobs))
+    serial = list(SerialEngine(EMT).run(jobs))
+    _compare(serial, batched, energy_tol=0, pos_tol=0)
+    assert engine.stats["fallback_jobs"] == 4 and "no batched path" in engine.stats["fallback_reason"]
+
+
+def test_emt_elastic_task_same_cij_through_runner(reference, emt_model, tmp_path):
+    from dataclasses import replace
+
+    tasks = [BulkTask(), ElasticTask()]
+    emt_model = replace(emt_model, elements=frozenset({"Al"}))
+    with Store(tmp_path / "s.sqlite") as s1, Store(tmp_path / "b.sqlite") as s2:
+        a = run_tasks(emt_model, tasks, "quick", reference, s1, SerialEngine(EMT))
+        b = run_tasks(emt_model, tasks, "quick", reference, s2, BatchedEngine(CalculatorBackend(EMT)))
+    ma = {m.key: m.value for m in a.metrics}
+    mb = {m.key: m.value for m in b.metrics}
+    assert ma.keys() == mb.keys()
+    for k, v in ma.items():
+        if v is not None:
+            assert mb[k] == pytest.approx(v, rel=1e-9, abs=1e-9), k
+
+
+# ----------------------------------------------------------------- SevenNet-0 (foundation)
+
+
+def _sevennet_model():
+    from alloybench.models import resolve
+
+    return resolve("sevennet-0")
+
+
+def _phase_jobs(reference):
+    from alloybench.tasks.bulk import relax_job
+
+    jobs = []
+    for phase in ("Al", "Cu", "theta_prime"):
+        relax = relax_job(reference, phase)
+        jobs.append(relax)
+        jobs.append(Job("t", f"static/{phase}", relax.structure))
+    return jobs
+
+
+def _agree_with_serial(model, backend, reference, tmp_path):
+    jobs = _phase_jobs(reference)
+    serial = dict((j.name, r) for j, r in SerialEngine(model.make_calculator).run(jobs))
+    batched = dict((j.name, r) for j, r in BatchedEngine(backend).run(jobs))
+    for job in jobs:
+        rs, rb = serial[job.name], batched[job.name]
+        assert rs.ok and rb.ok, (job.name, rs.reason, rb.reason)
+        assert abs(rb.energy - rs.energy) / job.n_atoms < 1e-4, job.name
+        np.testing.assert_allclose(rb.atoms.cell.cellpar()[:3], rs.atoms.cell.cellpar()[:3], atol=1e-3,
+                                   err_msg=job.name)
+        np.testing.assert_allclose(rb.stress, rs.stress, atol=1e-5, err_msg=job.name)  # eV/Å^3
+    # elastic tensor of Al and Cu through the runner, both engines
+    from dataclasses import replace
+
+    al_cu = replace(model, elements=frozenset({"Al", "Cu"}))
+    with Store(tmp_path / "s.sqlite") as s1, Store(tmp_path / "b.sqlite") as s2:
+        a = run_tasks(al_cu, [ElasticTask()], "quick", reference, s1, SerialEngine(model.make_calculator))
+        b = run_tasks(al_cu, [ElasticTask()], "quick", reference, s2, BatchedEngine(backend))
+    ma = {(m.item, m.name): m.value for m in a.metrics if m.name.startswith("C_")}
+    mb = {(m.item, m.name): m.value for m in b.metrics if m.name.startswith("C_")}
+    assert ma and ma.keys() == mb.keys()
+    for k, v in ma.items():
+        if v is not None:
+            assert abs(mb[k] - v) < 1.0, (k, v, mb[k])  # GPa
+
+
+@pytest.mark.foundation
+@pytest.mark.slow
+@pytest.mark.skipif(not HAVE_SEVENN, reason="sevenn not installed")
+def test_sevennet_native_batching_agrees_with_serial(reference, tmp_path):
+    model = _sevennet_model()
+    _agree_with_serial(model, make_backend(model, device="cpu", prefer="native"), reference, tmp_path)
+
+
+@pytest.mark.foundation
+@pytest.mark.slow
+@pytest.mark.skipif(not HAVE_SEVENN, reason="sevenn not installed")
+@pytest.mark.skipif(torch_sim_available() is not None, reason=str(torch_sim_available()))
+def test_sevennet_torch_sim_agrees_with_serial(reference, tmp_path):
+    model = _sevennet_model()
+    _agree_with_serial(model, make_backend(model, device="cpu", prefer="torch-sim"), reference, tmp_path)
+
+
+@pytest.mark.foundation
+@pytest.mark.skipif(not HAVE_SEVENN, reason="sevenn not installed")
+def test_sevennet_batch_equals_single_calls():
+    """Fast check (seconds): one batched call of four cells = four single ASE calls."""
+    model = _sevennet_model()
+    backend = make_backend(model, device="cpu", prefer="native")
+    calc = model.make_calculator()
+    cells = [bulk("Al", "fcc", a=4.04, cubic=True), bulk("Cu", "fcc", a=3.63).repeat(2),
+             bulk("Al", "fcc", a=4.0, cubic=True).repeat((2, 1, 1)), bulk("Cu", "fcc", a=3.6, cubic=True)]
+    cells[2].rattle(0.05, seed=3)
+    cells[2][0].symbol = "Cu"
+    out = backend.evaluate(cells)
+    for atoms, ev in zip(cells, out):
+        atoms.calc = calc
+        assert ev.energy == pytest.approx(atoms.get_potential_energy(), abs=1e-4)
+        np.testing.assert_allclose(ev.forces, atoms.get_forces(), atol=1e-4)
+        np.testing.assert_allclose(ev.stress, atoms.get_stress(), atol=1e-6)
