@@ -279,7 +279,7 @@ def report_cmd(
 
         err.print(f"HTML report: {write_html(docs, html_dir)}", highlight=False, markup=False)
     if not output and html_dir is None:
-        out.print(text, markup=False, highlight=False)
+        sys.stdout.write(text + "\n")  # plain: a console would wrap Markdown table rows
 
 
 def _rebuild(directory: Path) -> dict[str, Any]:
