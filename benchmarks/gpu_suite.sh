@@ -16,5 +16,5 @@ start=$(date +%s.%N)
 timeout "$limit" python3 -m alloybench.cli run --model sevennet-0 --tier "$tier" --engine "$engine" --out "$out" -q
 rc=$?
 end=$(date +%s.%N)
-echo "tier=$tier engine=$engine rc=$rc wall_s=$(echo "$end - $start" | bc)" >> "$out/card.txt"
+echo "tier=$tier engine=$engine rc=$rc wall_s=$(python3 -c "print(round($end - $start, 1))")" >> "$out/card.txt"
 exit 0

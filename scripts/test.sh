@@ -5,13 +5,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
-# The HTML report is tested in a real headless Chromium (Debian packages).
-if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
-  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver) >/dev/null 2>&1 \
-    || echo "warning: could not install chromium; the browser test will be skipped"
+# Debian packages: Chromium for the HTML report's browser test; classical potentials
+# (lammps-data) and MPICH's libmpi.so.12 for the LAMMPS family environment.
+if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ] \
+   && { ! command -v chromium >/dev/null 2>&1 || [ ! -d /usr/share/lammps/potentials ]; }; then
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver lammps-data libmpich12) \
+    >/dev/null 2>&1 || echo "warning: could not install chromium / lammps-data; their tests will be skipped"
 fi
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/pip install -q --disable-pip-version-check torch==2.13.0
 .venv/bin/pip install -q --disable-pip-version-check -e '.[sevenn,test]'
 # pytest exits 5 when it collected no test: that is a failure here like any non-zero status.
-exec .venv/bin/python -m pytest -m "not slow" -p no:cacheprovider "$@"
+.venv/bin/python -m pytest -m "not slow" -p no:cacheprovider "$@"
+# LAMMPS (EAM, ADP, MEAM) runs in its own environment: build it once and run its tests there.
+bash scripts/test-family.sh lammps -m "not slow"

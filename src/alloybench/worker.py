@@ -1,0 +1,162 @@
+"""A model's worker process: runs Jobs for ``SubprocessEngine`` inside a family environment.
+
+    python -m alloybench.worker describe SOURCE [--weights PATH]
+        one JSON line: the resolved model (id, family, elements, info), nothing loaded
+    python -m alloybench.worker serve SOURCE [--weights PATH]
+        loads the model once, then answers JSON lines on stdin/stdout:
+        <- {"type": "ready", "model": {...}, "load_seconds": s}   (or {"type": "error", ...})
+        -> {"type": "job", "job": {...}}      <- {"type": "result", "digest": ..., "result": {...}}
+        -> {"type": "stop"} (or end of input)
+
+Only protocol lines go to the real stdout: anything a library prints goes to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from dataclasses import asdict
+from typing import Any
+
+from alloybench.jobs import Job, Relax, Structure
+
+PROTOCOL = 1
+
+
+# ------------------------------------------------------------------------ (de)serialisation
+def job_to_dict(job: Job) -> dict[str, Any]:
+    return {"task": job.task, "name": job.name, "structure": job.structure.to_dict(),
+            "relax": asdict(job.relax) if job.relax else None, "protocol": job.protocol}
+
+
+def job_from_dict(d: dict[str, Any]) -> Job:
+    relax = None
+    if d.get("relax"):
+        r = dict(d["relax"])
+        if r.get("cell_mask") is not None:
+            r["cell_mask"] = tuple(bool(x) for x in r["cell_mask"])
+        r["fixed_atoms"] = tuple(int(i) for i in r.get("fixed_atoms", ()))
+        r["free_directions"] = tuple(bool(x) for x in r.get("free_directions", (True, True, True)))
+        relax = Relax(**r)
+    return Job(task=d["task"], name=d["name"], structure=Structure.from_dict(d["structure"]), relax=relax,
+               protocol=d.get("protocol", "1"))
+
+
+def describe(model) -> dict[str, Any]:
+    return {"type": "model", "protocol": PROTOCOL, "id": model.id, "name": model.name, "family": model.family,
+            "elements": sorted(model.elements) if model.elements is not None else None,
+            "info": model.info, "source": model.source, "weights": model.weights}
+
+
+def model_from_description(doc: dict[str, Any], env: str | None = None):
+    """A Model described by a worker: runs only through ``SubprocessEngine``."""
+    from alloybench.errors import UserError
+    from alloybench.models import Model
+
+    def remote() -> None:
+        raise UserError(f"model '{doc['name']}' runs in the environment {env}: use "
+                        f"alloybench.engine.subprocess.engine_for(model)")
+
+    elements = frozenset(doc["elements"]) if doc.get("elements") is not None else None
+    info = dict(doc.get("info") or {})
+    if env:
+        info["env"] = env
+    return Model(id=doc["id"], name=doc["name"], family=doc["family"], elements=elements, make_calculator=remote,
+                 info=info, source=doc.get("source") or doc["name"], weights=doc.get("weights"), env=env)
+
+
+def base_command(python: str | os.PathLike, verb: str, source: str, weights: str | None) -> list[str]:
+    cmd = [str(python), "-m", "alloybench.worker", verb, source]
+    if weights:
+        cmd += ["--weights", str(weights)]
+    return cmd
+
+
+def describe_command(python, source: str, weights: str | None) -> list[str]:
+    return base_command(python, "describe", source, weights)
+
+
+# ------------------------------------------------------------------------ the process side
+class _Channel:
+    """The protocol stream: the original stdout; fd 1 then points at stderr."""
+
+    def __init__(self) -> None:
+        sys.stdout.flush()
+        fd = os.dup(1)
+        os.dup2(2, 1)
+        sys.stdout = sys.stderr
+        self.out = os.fdopen(fd, "w", buffering=1)
+
+    def send(self, doc: dict[str, Any]) -> None:
+        self.out.write(json.dumps(doc, allow_nan=True) + "\n")
+        self.out.flush()
+
+
+def _error(exc: BaseException) -> dict[str, Any]:
+    from alloybench.errors import UserError
+
+    msg = str(exc).strip() or type(exc).__name__
+    if not isinstance(exc, UserError):
+        msg = f"{type(exc).__name__}: {msg}"
+    return {"type": "error", "message": msg.splitlines()[0][:1000], "user_error": isinstance(exc, UserError)}
+
+
+def serve(source: str, weights: str | None) -> int:
+    os.environ["ALLOYBENCH_IN_WORKER"] = "1"
+    chan = _Channel()
+    t0 = time.perf_counter()
+    try:
+        from alloybench.engine.serial import run_job
+        from alloybench.models import resolve
+
+        model = resolve(source, weights)
+        calc = model.make_calculator()
+    except BaseException as exc:  # noqa: BLE001 - reported to the parent, which decides
+        chan.send(_error(exc))
+        return 3
+    chan.send({"type": "ready", "protocol": PROTOCOL, "model": describe(model),
+               "load_seconds": time.perf_counter() - t0, "pid": os.getpid()})
+    for line in sys.stdin:
+        line = line.strip()
+        if not line:
+            continue
+        msg = json.loads(line)
+        if msg.get("type") == "stop":
+            break
+        if msg.get("type") == "ping":
+            chan.send({"type": "pong"})
+            continue
+        job = job_from_dict(msg["job"])
+        result = run_job(job, calc)
+        chan.send({"type": "result", "digest": job.digest, "result": result.to_dict()})
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m alloybench.worker")
+    p.add_argument("verb", choices=["describe", "serve"])
+    p.add_argument("source")
+    p.add_argument("--weights")
+    a = p.parse_args(argv)
+    if a.verb == "serve":
+        return serve(a.source, a.weights)
+    os.environ["ALLOYBENCH_IN_WORKER"] = "1"
+    chan = _Channel()
+    try:
+        from alloybench.models import resolve
+
+        chan.send(describe(resolve(a.source, a.weights)))
+        return 0
+    except BaseException as exc:  # noqa: BLE001
+        chan.send(_error(exc))
+        return 3
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
+
+__all__ = ["describe", "job_from_dict", "job_to_dict", "model_from_description"]
