@@ -152,3 +152,13 @@ def test_scoring_thresholds_failed_and_not_applicable():
 def test_unknown_metric_group_is_an_error():
     with pytest.raises(KeyError):
         score([_m(group="nonsense")])
+
+
+def test_a_model_that_cannot_load_is_a_user_error():
+    from alloybench.errors import UserError
+
+    def broken():
+        raise RuntimeError("Error(s) in loading state_dict\nmore detail")
+
+    with pytest.raises(UserError, match="the model failed to load: RuntimeError: Error"):
+        list(SerialEngine(broken).run([_job()]))

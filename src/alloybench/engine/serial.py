@@ -12,6 +12,7 @@ from ase.constraints import FixAtoms, FixCartesian
 from ase.filters import FrechetCellFilter, UnitCellFilter
 from ase.optimize import BFGS, FIRE
 
+from alloybench.errors import UserError
 from alloybench.jobs import Job, Result, Structure
 
 OPTIMIZERS = {"FIRE": FIRE, "BFGS": BFGS}
@@ -106,7 +107,13 @@ class SerialEngine:
     @property
     def calculator(self) -> Calculator:
         if self._calc is None:
-            self._calc = self._make()
+            try:
+                self._calc = self._make()
+            except UserError:
+                raise
+            except Exception as exc:  # a model that cannot load stops the run with one line, not a traceback
+                first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
+                raise UserError(f"the model failed to load: {type(exc).__name__}: {first}") from exc
         return self._calc
 
     def run(self, jobs: Iterable[Job]) -> Iterator[tuple[Job, Result]]:

@@ -102,7 +102,13 @@ def load_chgnet(weights: Path | None, **_: Any) -> Calculator:
     except ImportError as exc:
         raise MissingExtra("CHGNet", "chgnet") from exc
     _torch_threads()
-    model = CHGNet.from_file(str(weights), verbose=False)
+    try:
+        model = CHGNet.from_file(str(weights), verbose=False)
+    except RuntimeError as exc:
+        if "mlp_out" not in str(exc):
+            raise
+        # CHGNet 0.2.0 checkpoints carry output-layer biases that later versions dropped
+        model = CHGNet.from_file(str(weights), verbose=False, mlp_out_bias=True, version="0.2.0")
     return CHGNetCalculator(model=model, use_device=device(), stress_weight=EV_PER_A3_PER_GPA)
 
 
