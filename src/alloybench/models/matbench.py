@@ -21,6 +21,9 @@ METRICS: dict[str, bool] = {"F1": True, "kappa_SRME": False, "RMSD": False, "ene
 ALIASES: dict[str, str] = {
     "7net-0": "sevennet-0",
     "7net-l3i5": "sevennet-l3i5",
+    # the DPA3-LAM 2025.3.14 checkpoints (matcalc sdist) are the ones Matbench added on 2025-03-14
+    "dpa3-lam-2025.3.14-mptrj": "dpa3-v2-mptrj",
+    "dpa3-lam-2025.3.14-openlam": "dpa3-v2-openlam",
 }
 
 
