@@ -76,3 +76,17 @@ def test_report_html_from_a_run(tmp_path):
     assert p.returncode == 0, p.stderr
     assert (site / "index.html").exists() and (site / "figures" / "heatmap.svg").exists()
     assert "emt" in (site / "index.html").read_text()
+
+
+def test_full_tier_measures_cost_and_reports_it(tmp_path):
+    out = tmp_path / "emt"
+    p = alloybench("run", "--model", "emt", "--elements", "Al", "--tasks", "bulk", "--tier", "full", "--out", str(out), "-q")
+    assert p.returncode == 0, p.stderr
+    cost = json.loads((out / "cost.json").read_text())
+    sizes = [row["n_atoms"] for row in cost["single_point"]]
+    assert sizes == sorted(sizes) and len(sizes) >= 2
+    assert all(row["median_seconds"] > 0 for row in cost["single_point"])
+    assert json.loads((out / "results.json").read_text())["cost"]["md"]["steps_per_second"] > 0
+    assert "## Cost per call" in (out / "report.md").read_text()
+    rep = alloybench("report", str(out))
+    assert "## Cost per call" in rep.stdout

@@ -237,9 +237,20 @@ def run_cmd(
                   "per_task": store.time_by_task(resolved.id)}
         run_info["timing"] = timing
         store.finish_run(run_id, run_info)
-    doc = results_document({"name": resolved.name, "id": resolved.id, **resolved.info}, run_info,
-                           outcome.metrics, outcome.failures, timing)
     import json
+
+    cost = None
+    if tier == TierChoice.full:  # the full tier also measures what the model costs per call
+        from alloybench.cost import measure_cost
+
+        if not quiet:
+            err.print("measuring cost (time per atom per call, MD steps/s, memory)...")
+        cost = measure_cost(resolved)
+        write_atomic(directory / "cost.json", json.dumps(cost, indent=1))
+    elif (directory / "cost.json").exists():
+        cost = json.loads((directory / "cost.json").read_text())
+    doc = results_document({"name": resolved.name, "id": resolved.id, **resolved.info}, run_info,
+                           outcome.metrics, outcome.failures, timing, cost)
 
     write_atomic(directory / "results.json", json.dumps(doc, indent=1))
     write_atomic(directory / "report.md", markdown([doc]))
@@ -325,7 +336,9 @@ def _rebuild(directory: Path) -> dict[str, Any]:
                       elements=elements, make_calculator=lambda: None, info={})
         outcome = run_tasks(model, tasks, info["tier"], load_reference(), store, engine=None)
         timing = info.get("timing", {})
-    return results_document({**old, "name": model.name, "id": model.id}, info, outcome.metrics, outcome.failures, timing)
+    cost = json.loads((directory / "cost.json").read_text()) if (directory / "cost.json").exists() else None
+    return results_document({**old, "name": model.name, "id": model.id}, info, outcome.metrics, outcome.failures,
+                            timing, cost)
 
 
 def main() -> None:

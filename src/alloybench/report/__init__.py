@@ -27,9 +27,10 @@ def write_atomic(path: Path, text: str) -> None:
 
 
 def results_document(model: dict[str, Any], run: dict[str, Any], metrics: list[Metric],
-                     failures: list[dict], timing: dict[str, Any]) -> dict[str, Any]:
+                     failures: list[dict], timing: dict[str, Any], cost: dict[str, Any] | None = None) -> dict[str, Any]:
     card = score(metrics)
     return {
+        "cost": cost,
         "alloybench_results": 1,
         "model": model,
         "run": run,
@@ -128,6 +129,20 @@ def markdown(docs: list[dict[str, Any]]) -> str:
             for f in d["failures"]:
                 lines.append(f"| {f['task']} | {f['name']} | {f['stage']} | {_escape_md(f['reason'])} |")
             lines.append("")
+    costed = [d for d in docs if d.get("cost")]
+    if costed:
+        lines += ["## Cost per call (`alloybench cost`)", "",
+                  "| model | device | threads | load s | largest cell | µs/atom/call there | MD steps/s (atoms) | peak RSS MiB |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for d in costed:
+            c = d["cost"]
+            sp = (c.get("single_point") or [{}])[-1]
+            md = c.get("md") or {}
+            lines.append(f"| {_escape_md(d['model']['name'])} | {_escape_md(c.get('device_name') or c.get('device', ''))} | "
+                         f"{c.get('threads', '')} | {_fmt(c.get('load_seconds'), 2)} | {sp.get('n_atoms', '–')} | "
+                         f"{_fmt(sp.get('microseconds_per_atom'), 1)} | {_fmt(md.get('steps_per_second'), 1)} "
+                         f"({md.get('n_atoms', '–')}) | {_fmt((c.get('memory') or {}).get('rss_peak_mib'), 0)} |")
+        lines.append("")
     for d in docs:
         t = d.get("timing") or {}
         if t:
