@@ -25,7 +25,7 @@ def alloybench(*args: str, cwd=None) -> subprocess.CompletedProcess:
         (["run", "--model", "emt", "--elements", "Mg"], "does not cover element(s) Mg"),
         (["run", "--model", "emt", "--elements", "Xx"], "not a chemical element: Xx"),
         (["run", "--model", "emt", "--tier", "huge"], "huge"),
-        (["report", "/nonexistent-dir"], "no results.sqlite"),
+        (["report", "/nonexistent-dir"], "no results.sqlite or results.json"),
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, args, needle):

@@ -320,7 +320,9 @@ def _rebuild(directory: Path) -> dict[str, Any]:
 
     db = directory / "results.sqlite"
     if not db.exists():
-        raise UserError(f"no results.sqlite in {directory}")
+        if (directory / "results.json").exists():  # a published result without its store: as written
+            return json.loads((directory / "results.json").read_text())
+        raise UserError(f"no results.sqlite or results.json in {directory}")
     with Store(db) as store:
         runs = store.runs()
         if not runs:
