@@ -61,15 +61,19 @@ def markdown(docs: list[dict[str, Any]]) -> str:
     """One model: full metric tables.  Several: scores and values side by side."""
     lines: list[str] = ["# alloybench report", ""]
     names = [d["model"]["name"] for d in docs]
-    lines += ["| model | family | overall score (95% CI) | " + " | ".join(_categories(docs)) + " | failed | wall s | tier | date |",
-              "|---|---|---|" + "---|" * len(_categories(docs)) + "---|---|---|---|"]
-    for d in docs:
+    lines += ["| model | family | elements | overall score (95% CI) | " + " | ".join(_categories(docs))
+              + " | failed | wall s | tier | date |",
+              "|---|---|---|---|" + "---|" * len(_categories(docs)) + "---|---|---|---|"]
+    ranked = sorted(docs, key=lambda d: -(d["score"]["overall"] if d["score"]["overall"] is not None else -1))
+    for d in ranked:
         s = d["score"]
         ci = s.get("overall_ci95")
         overall = _fmt(s["overall"], 3) + (f" ({ci[0]:.2f}–{ci[1]:.2f})" if ci else "")
         cats = " | ".join(_fmt(s["categories"].get(c), 3) for c in _categories(docs))
         wall = (d.get("timing") or {}).get("wall_seconds")
-        lines.append(f"| {_escape_md(d['model']['name'])} | {_escape_md(d['model'].get('family', ''))} | {overall} | {cats} | "
+        covered = [e for e in ("Al", "Cu", "Mg", "Zn") if not d["run"].get("elements") or e in d["run"]["elements"]]
+        scope = "Al-Cu-Mg-Zn" if len(covered) == 4 else "-".join(covered)
+        lines.append(f"| {_escape_md(d['model']['name'])} | {_escape_md(d['model'].get('family', ''))} | {scope} | {overall} | {cats} | "
                      f"{s['n_failed']} | {_fmt(wall, 0)} | {d['run'].get('tier', '')} | {d['run'].get('date', '')[:10]} |")
     lines += ["", "Scores are 0..1 (1 = within the 'good' threshold of DFT for every metric); "
               "thresholds are in `alloybench/scoring/metrics.yaml`.", ""]
