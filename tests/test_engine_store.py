@@ -133,9 +133,10 @@ def _m(status="ok", value=1.0, ref=1.0, group="lattice_constant"):
 
 
 def test_scoring_thresholds_failed_and_not_applicable():
-    good = _m(value=1.004)  # 0.4 % < good 0.5 %
-    mid = _m(value=1.0125)  # halfway between 0.5 % and 2 %
-    bad = _m(value=1.05)
+    # lattice constants are scored on the relative error: a 4 Å reference makes that differ from the absolute one
+    good = _m(value=4.016, ref=4.0)  # 0.4 % < good 0.5 %
+    mid = _m(value=4.05, ref=4.0)  # 1.25 %: halfway between 0.5 % and 2 %
+    bad = _m(value=4.2, ref=4.0)
     card = score([good, mid, bad], n_boot=0)
     assert card.per_metric[good.key] == 1.0
     assert card.per_metric[mid.key] == pytest.approx(0.5)
