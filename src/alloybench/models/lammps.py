@@ -167,7 +167,8 @@ class LammpsCalculator(Calculator):
             try:
                 self._potential(lmp)
             except Exception as exc:  # noqa: BLE001 - LAMMPS's own message
-                raise UserError(f"LAMMPS rejected the potential: {str(exc).strip().splitlines()[-1]}") from exc
+                lines = [ln for ln in str(exc).strip().splitlines() if ln.strip().strip("^")]  # not the caret line
+                raise UserError(f"LAMMPS rejected the potential: {lines[-1] if lines else type(exc).__name__}") from exc
         finally:
             lmp.close()
 
