@@ -90,3 +90,18 @@ def test_full_tier_measures_cost_and_reports_it(tmp_path):
     assert "## Cost per call" in (out / "report.md").read_text()
     rep = alloybench("report", str(out))
     assert "## Cost per call" in rep.stdout
+
+
+def test_cost_command_result_enters_the_store_and_the_report(tmp_path):
+    out = tmp_path / "emt"
+    assert alloybench("run", "--model", "emt", "--elements", "Al", "--tasks", "bulk", "--out", str(out), "-q").returncode == 0
+    p = alloybench("cost", "--model", "emt", "--quick", "--out", str(out))
+    assert p.returncode == 0, p.stderr
+    from alloybench.store import Store
+
+    with Store(out / "results.sqlite") as store:
+        assert store.latest_cost()["single_point"][0]["median_seconds"] > 0
+    rep = alloybench("report", str(out))
+    assert "## Cost per call" in rep.stdout
+    bad = alloybench("cost", "--model", "no-such-model")
+    assert bad.returncode == 2 and "unknown model" in bad.stderr

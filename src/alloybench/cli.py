@@ -247,8 +247,11 @@ def run_cmd(
             err.print("measuring cost (time per atom per call, MD steps/s, memory)...")
         cost = measure_cost(resolved)
         write_atomic(directory / "cost.json", json.dumps(cost, indent=1))
-    elif (directory / "cost.json").exists():
-        cost = json.loads((directory / "cost.json").read_text())
+        with Store(directory / "results.sqlite") as store:
+            store.put_cost(resolved.id, cost)
+    else:
+        with Store(directory / "results.sqlite") as store:
+            cost = store.latest_cost(resolved.id)
     doc = results_document({"name": resolved.name, "id": resolved.id, **resolved.info}, run_info,
                            outcome.metrics, outcome.failures, timing, cost)
 
@@ -338,7 +341,8 @@ def _rebuild(directory: Path) -> dict[str, Any]:
                       elements=elements, make_calculator=lambda: None, info={})
         outcome = run_tasks(model, tasks, info["tier"], load_reference(), store, engine=None)
         timing = info.get("timing", {})
-    cost = json.loads((directory / "cost.json").read_text()) if (directory / "cost.json").exists() else None
+    with Store(db) as store:
+        cost = store.latest_cost(model.id)
     return results_document({**old, "name": model.name, "id": model.id}, info, outcome.metrics, outcome.failures,
                             timing, cost)
 

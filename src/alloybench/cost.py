@@ -299,6 +299,10 @@ def cost_command(model_spec: str, out: Path | None = None, quick: bool = False, 
     directory = out or Path("alloybench-results") / model.name.replace("/", "_")
     path = directory / "cost.json"
     write_atomic(path, json.dumps(doc, indent=1))
+    from alloybench.store import Store
+
+    with Store(directory / "results.sqlite") as store:  # kept with the model's results for 'report'
+        store.put_cost(model.id, doc)
     console.print(cost_table(doc))
     md = doc.get("md") or {}
     if "steps_per_second" in md:

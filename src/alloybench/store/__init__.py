@@ -33,6 +33,13 @@ CREATE TABLE IF NOT EXISTS results (
     created REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS results_model ON results(model);
+CREATE TABLE IF NOT EXISTS costs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    model TEXT NOT NULL,
+    device TEXT,
+    created REAL NOT NULL,
+    doc TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     model TEXT NOT NULL,
@@ -104,6 +111,17 @@ class Store:
             "SELECT task, COUNT(*), SUM(seconds) FROM results WHERE model = ? GROUP BY task", (model_id,)
         ).fetchall()
         return {t: (n, s or 0.0) for t, n, s in rows}
+
+    def put_cost(self, model_id: str, doc: dict[str, Any]) -> None:
+        """A cost measurement (alloybench.cost.measure_cost) of a model, kept with its results."""
+        with self._db:
+            self._db.execute("INSERT INTO costs (model, device, created, doc) VALUES (?,?,?,?)",
+                             (model_id, doc.get("device"), time.time(), json.dumps(doc)))
+
+    def latest_cost(self, model_id: str | None = None) -> dict[str, Any] | None:
+        sql = "SELECT doc FROM costs" + (" WHERE model = ?" if model_id else "") + " ORDER BY id DESC LIMIT 1"
+        row = self._db.execute(sql, (model_id,) if model_id else ()).fetchone()
+        return json.loads(row[0]) if row else None
 
     def start_run(self, model_id: str, info: dict[str, Any]) -> int:
         with self._db:
