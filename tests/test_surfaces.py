@@ -14,12 +14,12 @@ from ase.optimize import BFGS
 
 from alloybench.runner import run_tasks
 from alloybench.tasks import surfaces
+from alloybench.tasks.bulk import fcc_lattice_constant
 from alloybench.tasks.surfaces import (
     FACETS,
     HCP_FACETS,
     SurfaceTask,
     centrosymmetric,
-    fcc_lattice_constant,
     fcc_slab,
     hcp_lattice_constants,
     hcp_slab,

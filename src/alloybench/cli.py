@@ -237,21 +237,17 @@ def run_cmd(
                   "per_task": store.time_by_task(resolved.id)}
         run_info["timing"] = timing
         store.finish_run(run_id, run_info)
+        if tier == TierChoice.full:  # the full tier also measures what the model costs per call
+            from alloybench.cost import measure_cost
+
+            if not quiet:
+                err.print("measuring cost (time per atom per call, MD steps/s, memory)...")
+            store.put_cost(resolved.id, measure_cost(resolved))
+        cost = store.latest_cost(resolved.id)
     import json
 
-    cost = None
-    if tier == TierChoice.full:  # the full tier also measures what the model costs per call
-        from alloybench.cost import measure_cost
-
-        if not quiet:
-            err.print("measuring cost (time per atom per call, MD steps/s, memory)...")
-        cost = measure_cost(resolved)
+    if tier == TierChoice.full:
         write_atomic(directory / "cost.json", json.dumps(cost, indent=1))
-        with Store(directory / "results.sqlite") as store:
-            store.put_cost(resolved.id, cost)
-    else:
-        with Store(directory / "results.sqlite") as store:
-            cost = store.latest_cost(resolved.id)
     doc = results_document({"name": resolved.name, "id": resolved.id, **resolved.info}, run_info,
                            outcome.metrics, outcome.failures, timing, cost)
 
@@ -341,7 +337,6 @@ def _rebuild(directory: Path) -> dict[str, Any]:
                       elements=elements, make_calculator=lambda: None, info={})
         outcome = run_tasks(model, tasks, info["tier"], load_reference(), store, engine=None)
         timing = info.get("timing", {})
-    with Store(db) as store:
         cost = store.latest_cost(model.id)
     return results_document({**old, "name": model.name, "id": model.id}, info, outcome.metrics, outcome.failures,
                             timing, cost)

@@ -59,6 +59,11 @@ def reduced_cellpar(atoms: Atoms, symprec: float = 1e-2) -> np.ndarray:
     return par
 
 
+def fcc_lattice_constant(atoms: Atoms) -> float:
+    """Cubic lattice constant (Å) of an fcc cell of any shape, from its volume per atom."""
+    return float((4.0 * atoms.get_volume() / len(atoms)) ** (1.0 / 3.0))
+
+
 def elemental_potentials(ctx: Context, results: Mapping[str, Result]) -> dict[str, float]:
     """eV/atom of each covered element in its relaxed reference phase (only successful ones)."""
     mu = {}

@@ -62,7 +62,7 @@ from ase.build import bulk
 from alloybench.jobs import Job, Relax, Result, Structure
 from alloybench.reference import Reference
 from alloybench.tasks.base import Context, Metric, Task, failed_reason
-from alloybench.tasks.bulk import relax_job
+from alloybench.tasks.bulk import fcc_lattice_constant, relax_job
 
 # Shared by the solute-cell tasks (solutes, misfit_volume): the same structure
 # + relax + protocol is the same Job digest, so e.g. a single Cu in 256-site Al
@@ -76,12 +76,6 @@ Site = tuple[int, int, int]  # fcc site in units of a/2 (h + k + l even)
 
 
 # ---------------------------------------------------------------- geometry
-def fcc_lattice_constant(result: Result) -> float:
-    """Conventional cubic lattice constant (Å) of a relaxed fcc cell, from its volume/atom."""
-    atoms = result.atoms
-    return float((4.0 * atoms.get_volume() / len(atoms)) ** (1.0 / 3.0))
-
-
 def host_cell(element: str, a: float, n: int) -> Atoms:
     """n x n x n conventional fcc cell; atom 0 at the origin."""
     return bulk(element, "fcc", a=a, cubic=True).repeat((n, n, n))
@@ -184,7 +178,7 @@ def host_lattice(results: Mapping[str, Result], phase: str) -> float | None:
     r = results.get(f"relax/{phase}")
     if r is None or not r.ok or r.structure is None:
         return None
-    return fcc_lattice_constant(r)
+    return fcc_lattice_constant(r.atoms)
 
 
 def pure_job(task: str, phase: str, a: float, n: int) -> Job:

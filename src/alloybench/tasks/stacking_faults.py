@@ -43,7 +43,8 @@ from ase import Atoms
 from alloybench.jobs import Job, Relax, Result, Structure
 from alloybench.tasks.base import Context, Metric, Task, failed_reason
 from alloybench.tasks.bulk import relax_job
-from alloybench.tasks.surfaces import EV_PER_A2_TO_MJ_PER_M2, element_of, fcc_lattice_constant, surface_area
+from alloybench.tasks.bulk import fcc_lattice_constant
+from alloybench.tasks.surfaces import EV_PER_A2_TO_MJ_PER_M2, element_of, surface_area
 
 SF_PROTOCOL = "stacking-faults-1"
 HEIGHTS = (9, 12, 15, 18, 24, 30)  # (111) layers per fault, multiples of 3

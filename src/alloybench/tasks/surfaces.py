@@ -52,7 +52,7 @@ from ase.build import fcc100, fcc110, fcc111, surface
 from alloybench.jobs import Job, Relax, Result, Structure
 from alloybench.reference import Reference
 from alloybench.tasks.base import Context, Metric, Task, failed_reason
-from alloybench.tasks.bulk import relax_job
+from alloybench.tasks.bulk import fcc_lattice_constant, relax_job
 
 SURFACE_PROTOCOL = "surfaces-1"
 EV_PER_A2_TO_MJ_PER_M2 = units._e * 1e23  # J/eV * (1e10 Å/m)^2 * 1e3 mJ/J = 16021.766...
@@ -108,11 +108,6 @@ def element_of(atoms: Atoms) -> str:
     if len(symbols) != 1:
         raise ValueError(f"not an elemental phase: {sorted(symbols)}")
     return symbols.pop()
-
-
-def fcc_lattice_constant(atoms: Atoms) -> float:
-    """Cubic lattice constant (Å) of an fcc cell of any shape, from its volume per atom."""
-    return float((4.0 * atoms.get_volume() / len(atoms)) ** (1.0 / 3.0))
 
 
 def hcp_lattice_constants(atoms: Atoms) -> tuple[float, float]:
