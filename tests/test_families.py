@@ -6,6 +6,7 @@ saves to a local path, so the real loading code runs offline."""
 from __future__ import annotations
 
 import importlib.util
+import shutil
 import sys
 from pathlib import Path
 
@@ -90,8 +91,21 @@ def test_mattersim_tiny_model(weights):
 
 
 def test_nequip_tiny_model(weights):
+    """A packaged NequIP (.nequip.zip, the form nequip.net serves), run eagerly."""
     need("nequip")
     path = tiny_models.nequip(weights)
+    m = resolve(str(path))
+    assert m.family == "nequip"
+    check_fcc_al(m.make_calculator())
+
+
+@pytest.mark.slow  # nequip-compile (AOTInductor, C++ build): 20-35 s on 2 cores
+def test_nequip_allegro_compiled_tiny_model(weights):
+    """A compiled Allegro (.nequip.pt2, nequip-compile --target ase): the registry's path."""
+    need("allegro")
+    if shutil.which("c++") is None and shutil.which("g++") is None:
+        pytest.skip("nequip-compile --mode aotinductor needs a C++ compiler")
+    path = tiny_models.nequip(weights, arch="allegro", compiled=True)
     m = resolve(str(path))
     assert m.family == "nequip"
     check_fcc_al(m.make_calculator())
@@ -107,7 +121,9 @@ def test_pet_mad_tiny_model(weights):
 def test_fairchem_tiny_model(weights):
     need("fairchem.core")
     path = tiny_models.fairchem(weights)
+    assert sniff_family(path) == "fairchem"
     m = resolve(f"fairchem:{path}")
+    assert m.family == "fairchem"
     check_fcc_al(m.make_calculator())
 
 

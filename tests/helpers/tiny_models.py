@@ -88,3 +88,140 @@ def grace(folder: Path) -> Path:
     path = folder / "GRACE-tiny"
     tp.save_model_with_aux_computes(exact_path=str(path), jit_compile=False)
     return path
+
+
+def _emt_frames(n: int = 4):
+    """A few rattled Al/Cu fcc cells labelled with ASE's EMT (energy, forces, stress)."""
+    from ase.build import bulk
+    from ase.calculators.emt import EMT
+
+    frames = []
+    for i in range(n):
+        atoms = bulk("Cu" if i % 2 else "Al", "fcc", a=3.75 + 0.1 * (i // 2), cubic=True)
+        atoms[0].symbol = "Al" if i % 2 else "Cu"
+        atoms.rattle(0.05, seed=i)
+        atoms.calc = EMT()
+        atoms.get_potential_energy(), atoms.get_forces(), atoms.get_stress()
+        frames.append(atoms)
+    return frames
+
+
+def nequip(folder: Path, arch: str = "nequip", compiled: bool = False) -> Path:
+    """A one-layer NequIP (or Allegro) trained for two steps on EMT-labelled Al/Cu cells
+    with ``nequip-train``, then ``nequip-package``d (.nequip.zip, what nequip.net serves)
+    or ``nequip-compile``d for ASE (.nequip.pt2, AOTInductor: needs a C++ compiler)."""
+    import os
+    import subprocess
+    import sys
+
+    import yaml
+    from ase.io import write
+
+    write(folder / "emt.xyz", _emt_frames(), format="extxyz")
+    types = ["Al", "Cu", "Mg", "Zn"]
+    common = {"seed": 0, "model_dtype": "float64", "type_names": types, "r_max": 4.5, "avg_num_neighbors": 12.0,
+              "per_type_energy_shifts": {"Al": -3.7, "Cu": -3.5, "Mg": -1.5, "Zn": -1.2},
+              "per_type_energy_scales": 0.5}
+    if arch == "allegro":
+        model = {"_target_": "allegro.model.AllegroModel", **common, "l_max": 1, "num_layers": 1,
+                 "num_scalar_features": 8, "num_tensor_features": 4, "allegro_mlp_hidden_layers_width": 8,
+                 "scalar_embed_mlp_hidden_layers_width": 8, "readout_mlp_hidden_layers_width": 8,
+                 "radial_chemical_embed": {"_target_": "allegro.nn.TwoBodyBesselScalarEmbed", "num_bessels": 4}}
+    else:
+        model = {"_target_": "nequip.model.NequIPGNNModel", **common, "l_max": 1, "num_layers": 1,
+                 "num_features": 4, "radial_mlp_depth": 1, "radial_mlp_width": 8, "num_bessels": 4}
+    loader = {"_target_": "torch.utils.data.DataLoader", "batch_size": 1}
+    config = {
+        "run": ["train"],
+        "seed": 0,
+        "data": {
+            "_target_": "nequip.data.datamodule.NequIPDataModule", "seed": 0,
+            "split_dataset": {"dataset": {
+                "_target_": "nequip.data.dataset.ASEDataset", "file_path": str(folder / "emt.xyz"),
+                "transforms": [
+                    {"_target_": "nequip.data.transforms.ChemicalSpeciesToAtomTypeMapper", "model_type_names": types},
+                    {"_target_": "nequip.data.transforms.NeighborListTransform", "r_max": 4.5}]},
+                "train": 3, "val": 1},
+            "train_dataloader": loader, "val_dataloader": loader},
+        "trainer": {
+            "_target_": "lightning.Trainer", "max_steps": 2, "logger": False, "enable_progress_bar": False,
+            "enable_model_summary": False, "num_sanity_val_steps": 0, "limit_val_batches": 0,
+            "callbacks": [{"_target_": "lightning.pytorch.callbacks.ModelCheckpoint", "dirpath": str(folder),
+                           "filename": "tiny"}]},
+        "training_module": {
+            "_target_": "nequip.train.NequIPLightningModule",
+            "loss": {"_target_": "nequip.train.EnergyForceStressLoss", "per_atom_energy": True,
+                     "coeffs": {"total_energy": 1.0, "forces": 1.0, "stress": 1.0}},
+            "val_metrics": {"_target_": "nequip.train.EnergyForceStressMetrics"},
+            "optimizer": {"_target_": "torch.optim.Adam", "lr": 0.01},
+            "model": model},
+    }
+    (folder / "tiny.yaml").write_text(yaml.safe_dump(config))
+    bin_dir = Path(sys.executable).parent
+
+    def run(*args):
+        done = subprocess.run([str(bin_dir / args[0]), *args[1:]], cwd=folder, capture_output=True, text=True,
+                              env=dict(os.environ, HYDRA_FULL_ERROR="1"))
+        if done.returncode:
+            raise RuntimeError(f"{args[0]} failed ({done.returncode}):\n{done.stderr[-4000:]}")
+
+    run("nequip-train", "-cp", str(folder), "-cn", "tiny", f"hydra.run.dir={folder / 'run'}")
+    ckpt = folder / "tiny.ckpt"
+    if compiled:
+        path = folder / f"{arch}-tiny.nequip.pt2"
+        run("nequip-compile", str(ckpt), str(path), "--mode", "aotinductor", "--device", "cpu", "--target", "ase")
+    else:
+        path = folder / f"{arch}-tiny.nequip.zip"
+        run("nequip-package", "build", str(ckpt), str(path))
+    return path
+
+
+def fairchem(folder: Path) -> Path:
+    """A two-layer UMA-style model (eSCN-MD backbone with two mixture-of-linear-experts,
+    one conservative energy/forces/stress head for the OMat task) with random weights,
+    saved as the inference checkpoint that fairchem's training writes and
+    ``load_predict_unit`` reads (``MLIPInferenceCheckpoint``)."""
+    import hydra
+    import torch
+    from fairchem.core.units.mlip_unit.api.inference import MLIPInferenceCheckpoint
+
+    torch.manual_seed(0)
+    model_config = {
+        "_target_": "fairchem.core.models.base.HydraModel",
+        "pass_through_head_outputs": True,
+        "model_id": "UMA-tiny-0.1",  # fairchem refuses untagged mixture-of-experts (UMA) checkpoints
+        "backbone": {
+            "model": "fairchem.core.models.uma.escn_moe.eSCNMDMoeBackbone", "num_experts": 2,
+            "use_composition_embedding": True, "max_num_elements": 100, "sphere_channels": 8, "lmax": 1,
+            "mmax": 1, "otf_graph": True, "max_neighbors": 30, "cutoff": 5.0, "edge_channels": 8,
+            "num_distance_basis": 16, "regress_forces": True, "direct_forces": False, "regress_stress": True,
+            "num_layers": 2, "hidden_channels": 8, "norm_type": "rms_norm_sh", "act_type": "gate",
+            "ff_type": "spectral", "dataset_mapping": {"omat": "omat"}},
+        "heads": {"efs": {"module": "fairchem.core.models.uma.escn_moe.DatasetSpecificSingleHeadWrapper",
+                          "head_cls": "fairchem.core.models.uma.escn_md.MLP_EFS_Head",
+                          "head_kwargs": {"wrap_property": False}, "dataset_names": ["omat"]}},
+    }
+    model = hydra.utils.instantiate(model_config)
+    ema = torch.optim.swa_utils.AveragedModel(model)
+    refs = [0.0] * 100
+    refs[12], refs[13], refs[29], refs[30] = -1.5, -3.7, -3.7, -1.2
+
+    def task(prop, level, dim, **extra):
+        return {"_target_": "fairchem.core.units.mlip_unit.mlip_unit.Task", "name": f"omat_{prop}", "level": level,
+                "property": prop, "out_spec": {"_target_": "fairchem.core.units.mlip_unit.mlip_unit.OutputSpec",
+                                               "dim": dim, "dtype": "float32"},
+                "normalizer": {"_target_": "fairchem.core.modules.normalization.normalizer.Normalizer",
+                               "mean": 0.0, "rmsd": 1.0},
+                "datasets": ["omat"], **extra}
+
+    tasks_config = [
+        task("energy", "system", [1], element_references={
+            "_target_": "fairchem.core.modules.normalization.element_references.ElementReferences",
+            "element_references": {"_target_": "torch.DoubleTensor", "_args_": [refs]}}),
+        task("forces", "atom", [3]),
+        task("stress", "system", [1, 9]),
+    ]
+    path = folder / "uma-tiny.pt"
+    torch.save(MLIPInferenceCheckpoint(model_config=model_config, model_state_dict=model.state_dict(),
+                                       ema_state_dict=ema.state_dict(), tasks_config=tasks_config), path)
+    return path

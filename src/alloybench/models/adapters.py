@@ -260,13 +260,23 @@ def load_metatomic(weights: Path | None, **_: Any) -> Calculator:
 
 
 def load_nequip(weights: Path | None, **_: Any) -> Calculator:
-    """NequIP and Allegro: compiled (.nequip.pt2 / .nequip.pth, nequip >= 0.7) or
-    deployed (.pth, nequip 0.5-0.6) models."""
-    weights = _require(weights, "NequIP/Allegro", "pass a compiled (.nequip.pth/.pt2) or deployed (.pth) model")
+    """NequIP and Allegro: compiled (.nequip.pt2 / .nequip.pth, nequip >= 0.7),
+    packaged (.nequip.zip, as nequip.net serves them) or checkpoint (.ckpt) models,
+    or deployed (.pth, nequip 0.5-0.6) ones."""
+    weights = _require(weights, "NequIP/Allegro",
+                       "pass a compiled (.nequip.pt2/.pth), packaged (.nequip.zip) or deployed (.pth) model")
     _need("nequip", "NequIP / Allegro", "nequip")
-    from nequip.ase import NequIPCalculator
+    try:
+        from nequip.integrations.ase import NequIPCalculator  # nequip.ase is a deprecated alias of it
+    except ImportError:
+        from nequip.ase import NequIPCalculator
 
     _torch_threads()
+    if weights.name.endswith((".nequip.zip", ".ckpt")) and hasattr(NequIPCalculator, "_from_saved_model"):
+        # from_compiled_model refuses these (it reads .nequip.pth/.pt2 only); nequip-compile would need
+        # a C++ toolchain and minutes, so run the model eagerly with nequip's own loader for saved models
+        # (private, but what nequip's tests build their reference ASE calculator with)
+        return NequIPCalculator._from_saved_model(str(weights), device=device())
     if hasattr(NequIPCalculator, "from_compiled_model") and (".nequip." in weights.name or weights.suffix == ".pt2"):
         return NequIPCalculator.from_compiled_model(str(weights), device=device())
     if hasattr(NequIPCalculator, "from_deployed_model"):
@@ -496,10 +506,12 @@ def sniff_family(path: Path) -> str | None:
             return None
         if b"mattersim" in text or ("mattersim" in name and b"model_args" in text):
             return "mattersim"
-        if b"model_state_dict" in text and b"config" in text:
-            return "sevennet"
+        # fairchem first: its inference checkpoints (MLIPInferenceCheckpoint) also hold
+        # model_state_dict and model_config, which would read as SevenNet below
         if b"tasks_config" in text or b"fairchem" in text or b"predict_unit" in text:
             return "fairchem"
+        if b"model_state_dict" in text and b"config" in text:
+            return "sevennet"
         if b"model_args" in text:
             return "mattersim"
         return "sevennet" if name.endswith(".pth") else None
