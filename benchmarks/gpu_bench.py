@@ -370,7 +370,10 @@ def main(argv=None) -> int:
     p.add_argument("--solute-repeat", type=int, default=3, help="cubic cells per edge: 3 -> 108 atoms, 4 -> 256")
     p.add_argument("--serial-budget", type=float, default=150.0, help="seconds for the serial solute run")
     p.add_argument("--tmp", default="/tmp/alloybench-gpu-bench")
+    p.add_argument("--cueq", action="store_true", help="cuEquivariance kernels in both engines (ALLOYBENCH_CUEQ=1)")
     args = p.parse_args(argv)
+    if args.cueq:
+        os.environ["ALLOYBENCH_CUEQ"] = "1"
 
     import torch
 

@@ -219,3 +219,15 @@ def test_openkim_model_through_kimpy():
     m = resolve("kim:EAM_Dynamo_MendelevKramerBecker_2008_Al__MO_106969701023_005")
     assert m.elements == frozenset({"Al"})
     check_fcc_al(m.make_calculator(), a=4.05, rtol=0.1)
+
+
+def test_cueq_switch_reads_the_environment(monkeypatch):
+    from alloybench.models.adapters import cueq_requested
+
+    monkeypatch.delenv("ALLOYBENCH_CUEQ", raising=False)
+    assert not cueq_requested()
+    for on in ("1", "true", "YES"):
+        monkeypatch.setenv("ALLOYBENCH_CUEQ", on)
+        assert cueq_requested()
+    monkeypatch.setenv("ALLOYBENCH_CUEQ", "0")
+    assert not cueq_requested()

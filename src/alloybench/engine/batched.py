@@ -226,14 +226,17 @@ def _sevennet_options(model) -> tuple[str, str | None]:
     return weights, modal
 
 
-def make_backend(model, device: str | None = None, prefer: str = "auto", enable_cueq: bool = False) -> Backend:
+def make_backend(model, device: str | None = None, prefer: str = "auto", enable_cueq: bool | None = None) -> Backend:
     """A batched backend for a resolved :class:`alloybench.models.Model`.
 
     ``prefer``: "auto" (torch-sim when it and the model's wrapper import, else the
     family's own batching), "torch-sim", "native" or "loop" (CalculatorBackend).
-    Raises UserError when the model family has no batched path (use the serial engine)."""
-    from alloybench.models.adapters import device as default_device
+    Raises UserError when the model family has no batched path (use the serial engine).
+    ``enable_cueq`` None follows ALLOYBENCH_CUEQ, as the serial calculator does."""
+    from alloybench.models.adapters import cueq_requested, device as default_device
 
+    if enable_cueq is None:
+        enable_cueq = cueq_requested()
     dev = device or default_device()
     if prefer == "loop":
         return CalculatorBackend(model.make_calculator)
@@ -499,7 +502,7 @@ class BatchedEngine:
 
 
 def batched_engine_for(model, device: str | None = None, prefer: str = "auto", max_atoms: int | None = None,
-                       enable_cueq: bool = False) -> BatchedEngine:
+                       enable_cueq: bool | None = None) -> BatchedEngine:
     """The engine ``alloybench run --engine batched`` uses: the model's batched backend,
     falling back to the serial ASE path when the model has none."""
     return BatchedEngine(lambda: make_backend(model, device=device, prefer=prefer, enable_cueq=enable_cueq),

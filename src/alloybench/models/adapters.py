@@ -34,6 +34,12 @@ EV_PER_A3_PER_GPA = 1 / 160.21766208
 
 # --------------------------------------------------------------------------- helpers
 
+def cueq_requested() -> bool:
+    """ALLOYBENCH_CUEQ=1: e3nn-based models (SevenNet) use NVIDIA cuEquivariance kernels.
+    GPU only, and only where cuequivariance-torch and its ops package are installed."""
+    return os.environ.get("ALLOYBENCH_CUEQ", "").strip().lower() in ("1", "true", "yes")
+
+
 def _torch_threads() -> None:
     """Use every core we were given; torch defaults can oversubscribe small machines."""
     try:
@@ -88,6 +94,8 @@ def load_sevennet(weights: Path | None, modal: str | None = None, **_: Any) -> C
     kwargs: dict[str, Any] = {"model": str(weights), "device": device()}
     if modal:
         kwargs["modal"] = modal
+    if cueq_requested():
+        kwargs["enable_cueq"] = True
     with warnings.catch_warnings():
         # the tensor-product accelerators (cuEquivariance...) are GPU-only; on CPU the warning is noise
         warnings.filterwarnings("ignore", message="No tensor product accelerator")
