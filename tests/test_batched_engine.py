@@ -216,3 +216,40 @@ def test_sevennet_batch_equals_single_calls():
         assert ev.energy == pytest.approx(atoms.get_potential_energy(), abs=1e-4)
         np.testing.assert_allclose(ev.forces, atoms.get_forces(), atol=1e-4)
         np.testing.assert_allclose(ev.stress, atoms.get_stress(), atol=1e-6)
+
+
+HAVE_CHGNET = importlib.util.find_spec("chgnet") is not None
+
+
+@pytest.mark.foundation
+@pytest.mark.skipif(not HAVE_CHGNET, reason="chgnet not installed")
+def test_chgnet_batch_equals_single_calls():
+    """One batched CHGNet call of four cells (three elements) = four single ASE calls."""
+    from alloybench.engine.batched import CHGNetBackend
+    from alloybench.models import resolve
+
+    model = resolve("chgnet-0.3.0")
+    backend = make_backend(model, device="cpu")
+    assert isinstance(backend, CHGNetBackend)
+    calc = model.make_calculator()
+    cells = [bulk("Al", "fcc", a=4.04, cubic=True), bulk("Cu", "fcc", a=3.63).repeat(2),
+             bulk("Al", "fcc", a=4.0, cubic=True).repeat((2, 1, 1)), bulk("Mg", "hcp", a=3.2, c=5.2)]
+    cells[2].rattle(0.05, seed=3)
+    cells[2][0].symbol = "Cu"
+    out = backend.evaluate(cells)
+    assert backend.batch_sizes == [4]
+    for atoms, ev in zip(cells, out):
+        atoms.calc = calc
+        assert abs(ev.energy - atoms.get_potential_energy()) / len(atoms) < 1e-6
+        np.testing.assert_allclose(ev.forces, atoms.get_forces(), atol=1e-5)
+        np.testing.assert_allclose(ev.stress, atoms.get_stress(), atol=1e-6)  # eV/Å^3, ASE sign
+
+
+@pytest.mark.foundation
+@pytest.mark.slow
+@pytest.mark.skipif(not HAVE_CHGNET, reason="chgnet not installed")
+def test_chgnet_batched_engine_agrees_with_serial(reference, tmp_path):
+    from alloybench.models import resolve
+
+    model = resolve("chgnet-0.3.0")
+    _agree_with_serial(model, make_backend(model, device="cpu"), reference, tmp_path)

@@ -33,6 +33,7 @@ Backends (``make_backend``):
   torch-sim wrappers).
 - ``SevenNetBackend``: SevenNet checkpoints batched with sevenn's own graph
   collation; no torch-sim needed (Python 3.11 and CPU CI).
+- ``CHGNetBackend``: CHGNet's own batched ``predict_graph``.
 - ``CalculatorBackend``: loops one ASE calculator (no speed-up); the torch-free
   stand-in that tests the broker with EMT.
 """
@@ -202,6 +203,40 @@ class SevenNetBackend:
         return res
 
 
+class CHGNetBackend:
+    """CHGNet, structures batched by CHGNet's own ``predict_graph`` (no torch-sim wrapper exists).
+
+    Takes the adapter's ``CHGNetCalculator`` so model, device and stress unit are the
+    ones the serial engine uses; graphs are built on the CPU one by one (as the
+    calculator does), the forward pass is one batch."""
+
+    name = "chgnet-batch"
+
+    def __init__(self, calculator: Calculator):
+        self.model = calculator.model
+        self.device = str(calculator.device)
+        self.stress_weight = float(calculator.stress_weight)  # GPa -> eV/Å^3
+        self.calls = 0
+        self.batch_sizes: list[int] = []
+
+    def evaluate(self, structures: list[Atoms]) -> list[Evaluation]:
+        from ase.stress import full_3x3_to_voigt_6_stress
+        from pymatgen.io.ase import AseAtomsAdaptor
+
+        self.calls += 1
+        self.batch_sizes.append(len(structures))
+        graphs = [self.model.graph_converter(AseAtomsAdaptor.get_structure(a)).to(self.device) for a in structures]
+        preds = self.model.predict_graph(graphs, task="efs", batch_size=len(graphs))
+        if isinstance(preds, dict):  # CHGNet unwraps a batch of one
+            preds = [preds]
+        out = []
+        for atoms, p in zip(structures, preds):
+            factor = len(atoms) if self.model.is_intensive else 1  # 'e' is eV/atom for intensive models
+            stress = full_3x3_to_voigt_6_stress(np.asarray(p["s"], dtype=float)) * self.stress_weight
+            out.append(Evaluation(float(p["e"]) * factor, np.asarray(p["f"], dtype=float), stress))
+        return out
+
+
 def torch_sim_available() -> str | None:
     """None if a torch-sim new enough for ``sevenn.torchsim`` imports, else why not."""
     try:
@@ -250,6 +285,8 @@ def make_backend(model, device: str | None = None, prefer: str = "auto", enable_
         if prefer == "torch-sim":
             raise MissingExtra(f"batched SevenNet through torch-sim ({why})", "gpu", "torch-sim-atomistic")
         return SevenNetBackend(weights, device=dev, modal=modal, enable_cueq=enable_cueq)
+    if model.family == "chgnet" and prefer in ("auto", "native"):
+        return CHGNetBackend(model.make_calculator())
     if model.family == "mace" and prefer in ("auto", "torch-sim"):
         if torch_sim_available() is not None:
             raise MissingExtra("batched MACE", "gpu", "torch-sim-atomistic")
@@ -513,5 +550,6 @@ def default_threads() -> int:
     return int(os.environ.get("ALLOYBENCH_THREADS", "0")) or (os.cpu_count() or 1)
 
 
-__all__ = ["Backend", "BatchedEngine", "CalculatorBackend", "Evaluation", "SevenNetBackend", "TorchSimBackend",
+__all__ = ["Backend", "BatchedEngine", "CalculatorBackend", "CHGNetBackend", "Evaluation", "SevenNetBackend",
+           "TorchSimBackend",
            "batched_engine_for", "make_backend", "torch_sim_available"]

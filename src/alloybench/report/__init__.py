@@ -62,8 +62,8 @@ def markdown(docs: list[dict[str, Any]]) -> str:
     lines: list[str] = ["# alloybench report", ""]
     names = [d["model"]["name"] for d in docs]
     lines += ["| model | family | elements | overall score (95% CI) | " + " | ".join(_categories(docs))
-              + " | failed | wall s | tier | date |",
-              "|---|---|---|---|" + "---|" * len(_categories(docs)) + "---|---|---|---|"]
+              + " | failed | wall s | device | tier | date |",
+              "|---|---|---|---|" + "---|" * len(_categories(docs)) + "---|---|---|---|---|"]
     ranked = sorted(docs, key=lambda d: -(d["score"]["overall"] if d["score"]["overall"] is not None else -1))
     for d in ranked:
         s = d["score"]
@@ -74,7 +74,8 @@ def markdown(docs: list[dict[str, Any]]) -> str:
         covered = [e for e in ("Al", "Cu", "Mg", "Zn") if not d["run"].get("elements") or e in d["run"]["elements"]]
         scope = "Al-Cu-Mg-Zn" if len(covered) == 4 else "-".join(covered)
         lines.append(f"| {_escape_md(d['model']['name'])} | {_escape_md(d['model'].get('family', ''))} | {scope} | {overall} | {cats} | "
-                     f"{s['n_failed']} | {_fmt(wall, 0)} | {d['run'].get('tier', '')} | {d['run'].get('date', '')[:10]} |")
+                     f"{s['n_failed']} | {_fmt(wall, 0)} | {_escape_md(str((d.get('timing') or {}).get('device', '')))} | "
+                     f"{d['run'].get('tier', '')} | {d['run'].get('date', '')[:10]} |")
     lines += ["", "Scores are 0..1 (1 = within the 'good' threshold of DFT for every metric); "
               "thresholds are in `alloybench/scoring/metrics.yaml`.", ""]
 
