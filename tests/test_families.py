@@ -64,6 +64,35 @@ def test_matgl_shared_models(monkeypatch):
         assert -4.5 < e < -3.0  # PBE-trained: fcc Al about -3.7 eV/atom
 
 
+def test_matgl_batched_backend_equals_single_calls(monkeypatch):
+    """One batched call (PyG Batch) of four cells of three elements = four ASE calls."""
+    need("matgl")
+    if not SHARED_MATGL.exists():
+        pytest.skip("no shared matgl models")
+    import numpy as np
+    from ase.build import bulk
+
+    from alloybench.engine.batched import MatglBackend, make_backend
+
+    monkeypatch.setenv("ALLOYBENCH_WEIGHTS", str(SHARED_MATGL))
+    for name in ("tensornet-matpes-pbe", "m3gnet-mp-2021.2.8"):
+        m = resolve(name)
+        backend = make_backend(m, device="cpu")
+        assert isinstance(backend, MatglBackend)
+        calc = m.make_calculator()
+        cells = [bulk("Al", "fcc", a=4.04, cubic=True), bulk("Cu", "fcc", a=3.63).repeat(2),
+                 bulk("Al", "fcc", a=4.0, cubic=True).repeat((2, 1, 1)), bulk("Mg", "hcp", a=3.2, c=5.2)]
+        cells[2].rattle(0.05, seed=3)
+        cells[2][0].symbol = "Cu"
+        out = backend.evaluate(cells)
+        assert backend.batch_sizes == [4]
+        for atoms, ev in zip(cells, out):
+            atoms.calc = calc
+            assert abs(ev.energy - atoms.get_potential_energy()) / len(atoms) < 1e-6, (name, atoms)
+            np.testing.assert_allclose(ev.forces, atoms.get_forces(), atol=1e-5)
+            np.testing.assert_allclose(ev.stress, atoms.get_stress(), atol=1e-6)  # eV/Å^3, ASE sign
+
+
 def test_deepmd_dpa3_checkpoint_from_the_matcalc_sdist():
     need("deepmd")
     spec = REGISTRY["dpa3-lam-2025.3.14-mptrj"]

@@ -34,6 +34,7 @@ Backends (``make_backend``):
 - ``SevenNetBackend``: SevenNet checkpoints batched with sevenn's own graph
   collation; no torch-sim needed (Python 3.11 and CPU CI).
 - ``CHGNetBackend``: CHGNet's own batched ``predict_graph``.
+- ``MatglBackend``: matgl potentials on a PyG ``Batch`` of graphs.
 - ``CalculatorBackend``: loops one ASE calculator (no speed-up); the torch-free
   stand-in that tests the broker with EMT.
 """
@@ -237,6 +238,50 @@ class CHGNetBackend:
         return out
 
 
+class MatglBackend:
+    """matgl potentials (M3GNet, TensorNet, CHGNet-matgl): structures collated into one
+    PyG ``Batch`` and passed through the adapter's ``Potential`` in one call.
+
+    Takes the adapter's ``PESCalculator`` so graph converter, state attributes and the
+    stress unit (GPa -> eV/Å^3, ASE sign) are exactly those of the serial engine."""
+
+    name = "matgl-batch"
+
+    def __init__(self, calculator: Calculator):
+        self.calc = calculator
+        self.potential = calculator.potential
+        self.device = str(self.potential.data_mean.device)
+        self.calls = 0
+        self.batch_sizes: list[int] = []
+
+    def evaluate(self, structures: list[Atoms]) -> list[Evaluation]:
+        import torch
+        from ase.stress import full_3x3_to_voigt_6_stress
+        from torch_geometric.data import Batch
+
+        self.calls += 1
+        self.batch_sizes.append(len(structures))
+        graphs, lattices, states = [], [], []
+        for atoms in structures:
+            g, lat, state = self.calc._atoms2graph.get_graph(atoms)
+            graphs.append(g)
+            lattices.append(lat.reshape(1, 3, 3))
+            fixed = self.calc.state_attr
+            states.append(torch.as_tensor(fixed if fixed is not None else state).reshape(1, -1))
+        batch = Batch.from_data_list(graphs)
+        energy, forces, stress = self.potential(batch, torch.cat(lattices), torch.cat(states))[:3]
+        energy = energy.detach().to(torch.float64).cpu().numpy().reshape(-1)
+        forces = forces.detach().to(torch.float64).cpu().numpy()
+        stress = stress.detach().to(torch.float64).cpu().numpy().reshape(-1, 3, 3)
+        out, start = [], 0
+        for k, atoms in enumerate(structures):
+            n = len(atoms)
+            voigt = full_3x3_to_voigt_6_stress(stress[k]) * self.calc.conversion_factor
+            out.append(Evaluation(float(energy[k]), forces[start:start + n], voigt))
+            start += n
+        return out
+
+
 def torch_sim_available() -> str | None:
     """None if a torch-sim new enough for ``sevenn.torchsim`` imports, else why not."""
     try:
@@ -285,6 +330,8 @@ def make_backend(model, device: str | None = None, prefer: str = "auto", enable_
         if prefer == "torch-sim":
             raise MissingExtra(f"batched SevenNet through torch-sim ({why})", "gpu", "torch-sim-atomistic")
         return SevenNetBackend(weights, device=dev, modal=modal, enable_cueq=enable_cueq)
+    if model.family == "matgl" and prefer in ("auto", "native"):
+        return MatglBackend(model.make_calculator())
     if model.family == "chgnet" and prefer in ("auto", "native"):
         return CHGNetBackend(model.make_calculator())
     if model.family == "mace" and prefer in ("auto", "torch-sim"):
@@ -550,6 +597,6 @@ def default_threads() -> int:
     return int(os.environ.get("ALLOYBENCH_THREADS", "0")) or (os.cpu_count() or 1)
 
 
-__all__ = ["Backend", "BatchedEngine", "CalculatorBackend", "CHGNetBackend", "Evaluation", "SevenNetBackend",
+__all__ = ["Backend", "BatchedEngine", "CalculatorBackend", "CHGNetBackend", "Evaluation", "MatglBackend", "SevenNetBackend",
            "TorchSimBackend",
            "batched_engine_for", "make_backend", "torch_sim_available"]
