@@ -104,6 +104,35 @@ def test_deepmd_dpa3_checkpoint_from_the_matcalc_sdist():
     assert -4.5 < e < -3.0
 
 
+def test_deepmd_batched_backend_equals_single_calls():
+    """Frames grouped by size, one mixed-type DeepPot.eval each = single ASE calls."""
+    need("deepmd")
+    spec = REGISTRY["dpa3-lam-2025.3.14-openlam"]
+    if spec.weights_path() is None:
+        pytest.skip("DPA3-LAM checkpoint not in $ALLOYBENCH_WEIGHTS (scripts/test-family.sh deepmd puts it there)")
+    import numpy as np
+    from ase.build import bulk
+
+    from alloybench.engine.batched import DeepMDBackend, make_backend
+
+    m = resolve(spec.name)
+    backend = make_backend(m, device="cpu")
+    assert isinstance(backend, DeepMDBackend)
+    calc = m.make_calculator()
+    cells = [bulk("Al", "fcc", a=4.04, cubic=True), bulk("Cu", "fcc", a=3.63).repeat(2),
+             bulk("Al", "fcc", a=4.0, cubic=True).repeat((2, 1, 1)), bulk("Mg", "hcp", a=3.2, c=5.2),
+             bulk("Cu", "fcc", a=3.6, cubic=True)]
+    cells[2].rattle(0.05, seed=3)
+    cells[2][0].symbol = "Cu"
+    cells[4][1].symbol = "Zn"  # same size as cells[0], other types: one mixed-type frame group
+    out = backend.evaluate(cells)
+    for atoms, ev in zip(cells, out):
+        atoms.calc = calc
+        assert abs(ev.energy - atoms.get_potential_energy()) / len(atoms) < 1e-6, atoms
+        np.testing.assert_allclose(ev.forces, atoms.get_forces(), atol=1e-5)
+        np.testing.assert_allclose(ev.stress, atoms.get_stress(), atol=1e-6)  # eV/Å^3, ASE sign
+
+
 def test_orb_tiny_model(weights):
     need("orb_models")
     path, arch = tiny_models.orb(weights)

@@ -35,6 +35,7 @@ Backends (``make_backend``):
   collation; no torch-sim needed (Python 3.11 and CPU CI).
 - ``CHGNetBackend``: CHGNet's own batched ``predict_graph``.
 - ``MatglBackend``: matgl potentials on a PyG ``Batch`` of graphs.
+- ``DeepMDBackend``: DeePMD/DPA frames of equal size in one ``DeepPot.eval``.
 - ``CalculatorBackend``: loops one ASE calculator (no speed-up); the torch-free
   stand-in that tests the broker with EMT.
 """
@@ -282,6 +283,53 @@ class MatglBackend:
         return out
 
 
+class DeepMDBackend:
+    """DeePMD / DPA models: frames of equal atom count evaluated together by
+    ``DeepPot.eval(..., mixed_type=True)`` (per-frame atom types), one call per size.
+
+    Takes the adapter's ``deepmd.calculator.DP`` (same model, type map and stress
+    convention, stress = -sym(virial) / volume, as its ``calculate``)."""
+
+    name = "deepmd-batch"
+
+    def __init__(self, calculator: Calculator):
+        self.dp = calculator.dp
+        self.type_dict = dict(calculator.type_dict)
+        try:
+            from deepmd.pt.utils.env import DEVICE
+
+            self.device = str(DEVICE)
+        except ImportError:
+            self.device = "cpu"
+        self.calls = 0
+        self.batch_sizes: list[int] = []
+
+    def evaluate(self, structures: list[Atoms]) -> list[Evaluation]:
+        from ase.stress import full_3x3_to_voigt_6_stress
+
+        self.calls += 1
+        self.batch_sizes.append(len(structures))
+        out: list[Evaluation | None] = [None] * len(structures)
+        by_size: dict[int, list[int]] = {}
+        for i, atoms in enumerate(structures):
+            unknown = set(atoms.get_chemical_symbols()) - set(self.type_dict)
+            if unknown:
+                raise ValueError(f"model has no type for {sorted(unknown)}")
+            by_size.setdefault(len(atoms), []).append(i)
+        for n, idx in by_size.items():
+            frames = [structures[i] for i in idx]
+            coords = np.stack([a.get_positions().reshape(-1) for a in frames])
+            cells = np.stack([np.asarray(a.get_cell()).reshape(-1) for a in frames])
+            types = np.array([[self.type_dict[s] for s in a.get_chemical_symbols()] for a in frames])
+            e, f, v = self.dp.eval(coords=coords, cells=cells, atom_types=types, mixed_type=True)[:3]
+            for k, (i, atoms) in enumerate(zip(idx, frames)):
+                vir = np.asarray(v[k], dtype=float).reshape(3, 3)
+                stress = full_3x3_to_voigt_6_stress(-0.5 * (vir + vir.T) / atoms.get_volume())
+                out[i] = Evaluation(float(np.asarray(e[k]).reshape(-1)[0]), np.asarray(f[k], dtype=float).reshape(n, 3),
+                                    stress)
+        return out  # type: ignore[return-value]
+
+
 def torch_sim_available() -> str | None:
     """None if a torch-sim new enough for ``sevenn.torchsim`` imports, else why not."""
     try:
@@ -330,6 +378,8 @@ def make_backend(model, device: str | None = None, prefer: str = "auto", enable_
         if prefer == "torch-sim":
             raise MissingExtra(f"batched SevenNet through torch-sim ({why})", "gpu", "torch-sim-atomistic")
         return SevenNetBackend(weights, device=dev, modal=modal, enable_cueq=enable_cueq)
+    if model.family == "deepmd" and prefer in ("auto", "native"):
+        return DeepMDBackend(model.make_calculator())
     if model.family == "matgl" and prefer in ("auto", "native"):
         return MatglBackend(model.make_calculator())
     if model.family == "chgnet" and prefer in ("auto", "native"):
@@ -597,6 +647,6 @@ def default_threads() -> int:
     return int(os.environ.get("ALLOYBENCH_THREADS", "0")) or (os.cpu_count() or 1)
 
 
-__all__ = ["Backend", "BatchedEngine", "CalculatorBackend", "CHGNetBackend", "Evaluation", "MatglBackend", "SevenNetBackend",
+__all__ = ["Backend", "BatchedEngine", "CalculatorBackend", "CHGNetBackend", "DeepMDBackend", "Evaluation", "MatglBackend", "SevenNetBackend",
            "TorchSimBackend",
            "batched_engine_for", "make_backend", "torch_sim_available"]
