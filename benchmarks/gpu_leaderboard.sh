@@ -9,6 +9,12 @@
 #   .gpu/siteC.tar.xz  cuequivariance(-torch, -ops) for CUDA 13
 #   .gpu/extra/*.whl   the CLI's pure-Python dependencies
 # Runs outlive the call that starts them (setsid), so later calls can carry more packages.
+# Build the tarballs with `bash benchmarks/gpu_pack.sh`.  Plan that worked least well (session 2):
+# five serial runs on one card.  Plan for the rest of the leaderboard: one model per card, batched
+# engine (CHGNet, matgl and DeePMD have batched backends), e.g. on nvidia-h100-x2:
+#   launch chgnet-0.3.0 0 batched chgnet-0.3.0
+#   launch tensornet-matpes-pbe 1 batched tensornet-matpes-pbe=/tmp/ab-site/_models/TensorNet-MatPES-PBE-v2025.1-PES
+# after gunzipping docs/results/standard-partial/NAME.sqlite.gz to /tmp/lb/NAME/results.sqlite (resume).
 #
 #   bash benchmarks/gpu_leaderboard.sh setup A|B|C
 #   bash benchmarks/gpu_leaderboard.sh launch NAME GPU ENGINE MODEL_SPEC   # out: /tmp/lb/NAME
