@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
 # Create (if needed) the environment of one model family and run its tests there.
 #   bash scripts/test-family.sh FAMILY [pytest args...]
-# FAMILY: lammps kim mace matgl deepmd orb mattersim pet-mad nequip fairchem grace sevennet chgnet
+# FAMILY: lammps kim mace matgl deepmd orb mattersim pet-mad nequip fairchem grace sevennet chgnet ace
 # Environments live in $ALLOYBENCH_ENVS (default ~/.alloybench/envs); built once, reused after.
+# ace (python-ace: no torch, no pins) shares the main environment: when pyace imports there, its
+# tests run there and no environment is built.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FAMILY=${1:?usage: scripts/test-family.sh FAMILY [pytest args]}
 shift
 PY=${PYTHON:-.venv/bin/python}
 [ -x "$PY" ] || PY=python3
+if [ "$FAMILY" = ace ] && "$PY" -c "import pyace" >/dev/null 2>&1; then
+  exec env PYTHONPATH= "$PY" -m pytest -p no:cacheprovider tests/test_families.py -k test_ace_ "$@"
+fi
 ENVS=${ALLOYBENCH_ENVS:-$HOME/.alloybench/envs}
 "$PY" -c "from alloybench import envs; envs.create('$FAMILY', log=print)"
 ENVPY="$ENVS/$FAMILY/bin/python"
@@ -28,6 +33,7 @@ case "$FAMILY" in
     fi
     export ALLOYBENCH_WEIGHTS="$W"
     TESTS=(tests/test_families.py -k deepmd) ;;
+  ace) TESTS=(tests/test_families.py -k test_ace_) ;;  # not "-k ace": that matches mace and grace
   *) TESTS=(tests/test_families.py -k "${FAMILY//-/_}") ;;
 esac
 # pytest exit 5 (nothing collected) is a failure here too

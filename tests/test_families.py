@@ -191,3 +191,107 @@ def test_grace_tiny_model(weights):
     m = resolve(str(path))
     assert m.family == "grace"
     check_fcc_al(m.make_calculator())
+
+
+def check_forces_fd(calc, h: float = 1e-4) -> None:
+    """Forces are minus the central-difference gradient of the energy (a rattled Al-Cu cell)."""
+    import numpy as np
+    from ase.build import bulk
+
+    atoms = bulk("Al", "fcc", a=4.0, cubic=True)
+    atoms[1].symbol = "Cu"
+    atoms.rattle(0.08, seed=4)
+    atoms.calc = calc
+    forces = atoms.get_forces()
+    assert np.abs(forces).max() > 1e-2  # not trivially zero
+    fd = np.zeros_like(forces)
+    for i in range(len(atoms)):
+        for k in range(3):
+            es = []
+            for sign in (1, -1):
+                x = atoms.copy()
+                x.positions[i, k] += sign * h
+                x.calc = calc
+                es.append(x.get_potential_energy())
+            fd[i, k] = -(es[0] - es[1]) / (2 * h)
+    np.testing.assert_allclose(forces, fd, atol=1e-5, rtol=1e-4)
+
+
+def test_ace_files_are_told_from_model_files(tmp_path):
+    """By their top-level keys, without pyace: a .yace / pacemaker B-basis is ACE, a
+    model file (which may also say 'elements') is not; elements come from the file."""
+    from alloybench.models.adapters import ace_elements, ace_format
+
+    (tmp_path / "p.yace").write_text("elements: [Al, Cu]\nE0: [0, 0]\ndeltaSplineBins: 0.001\nembeddings:\n"
+                                     "  0: {ndensity: 1}\nbonds:\n  [0, 0]: {nradmax: 1}\nfunctions:\n  0: []\n")
+    (tmp_path / "b.yaml").write_text("global:\n  DeltaSplineBins: 0.001\nspecies:\n  - speciesblock: Al\n"
+                                     "    nbody: []\n  - speciesblock: Zn\n  - speciesblock: Al Zn\n")
+    (tmp_path / "m.yaml").write_text("family: ace\nelements: [Al]\nweights: p.yace\n")
+    (tmp_path / "p-as.yaml").write_text((tmp_path / "p.yace").read_text())
+    assert [ace_format(tmp_path / f) for f in ("p.yace", "b.yaml", "m.yaml")] == ["ctilde", "bbasis", None]
+    assert sniff_family(tmp_path / "p.yace") == sniff_family(tmp_path / "p-as.yaml") == "ace"
+    assert sniff_family(tmp_path / "b.yaml") == "ace" and sniff_family(tmp_path / "m.yaml") == "modelfile"
+    assert ace_elements(tmp_path / "p.yace") == {"Al", "Cu"} and ace_elements(tmp_path / "b.yaml") == {"Al", "Zn"}
+
+
+@pytest.fixture
+def ace_files(weights):
+    need("pyace")
+    return tiny_models.ace(weights)
+
+
+def test_ace_bbasis_yaml(ace_files):
+    """pacemaker's B-basis .yaml: told from its keys (not a model file), run by pyace."""
+    path = ace_files[0]
+    assert sniff_family(path) == "ace"
+    m = resolve(str(path))
+    assert m.family == "ace" and m.id.startswith("ace:ace-tiny.yaml@") and m.env is None
+    assert m.elements == frozenset({"Al", "Cu", "Mg", "Zn"})
+    calc = m.make_calculator()
+    check_fcc_al(calc)
+    check_forces_fd(calc)
+
+
+def test_ace_yace_equals_its_bbasis(ace_files):
+    """The .yace that LAMMPS pair_style pace reads, by path and as ace:PATH: same numbers as its B-basis."""
+    import numpy as np
+    from ase.build import bulk
+
+    yaml_path, yace_path = ace_files
+    assert sniff_family(yace_path) == "ace"
+    m = resolve(f"ace:{yace_path}")
+    assert m.family == "ace" and m.id.startswith("ace:ace-tiny.yace@")
+    assert m.elements == frozenset({"Al", "Cu", "Mg", "Zn"})
+    assert resolve(str(yace_path)).id == m.id
+    calc = m.make_calculator()
+    check_fcc_al(calc)
+    check_forces_fd(calc)
+    atoms = bulk("Al", "fcc", a=4.05, cubic=True).repeat((2, 1, 1))
+    atoms.symbols[[1, 3, 6]] = ["Mg", "Zn", "Cu"]
+    atoms.rattle(0.05, seed=5)
+    results = []
+    for c in (calc, resolve(str(yaml_path)).make_calculator()):
+        x = atoms.copy()
+        x.calc = c
+        results.append((x.get_potential_energy(), x.get_forces(), x.get_stress()))
+    (e1, f1, s1), (e2, f2, s2) = results
+    assert abs(e1 - e2) < 1e-8 * len(atoms)
+    np.testing.assert_allclose(f1, f2, atol=1e-8)
+    np.testing.assert_allclose(s1, s2, atol=1e-9)
+
+
+def test_ace_model_file_and_other_names(ace_files, tmp_path):
+    """A model file naming a .yace; a B-basis saved as .yml and a .yace saved as .yaml
+    (pyace reads by file name; the adapter reads by contents)."""
+    import shutil
+
+    yaml_path, yace_path = ace_files
+    (tmp_path / "ace-model.yaml").write_text(f"family: ace\nname: tiny ACE\nweights: {yace_path}\n"
+                                             "training_data: none (random coefficients)\n")
+    m = resolve(str(tmp_path / "ace-model.yaml"))
+    assert m.family == "ace" and m.name == "tiny ACE" and m.elements == frozenset({"Al", "Cu", "Mg", "Zn"})
+    e = check_fcc_al(m.make_calculator())
+    for src, dst in ((yaml_path, "b-basis.yml"), (yace_path, "ctilde.yaml")):
+        shutil.copy(src, tmp_path / dst)
+        assert sniff_family(tmp_path / dst) == "ace"
+        assert abs(check_fcc_al(resolve(str(tmp_path / dst)).make_calculator()) - e) < 1e-8

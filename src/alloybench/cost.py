@@ -103,7 +103,7 @@ def _device_env(device: str | None):
 
 
 def _resolved_device(model, device: str | None) -> str:
-    if model.family in ("classical", "eam"):
+    if model.family in ("classical", "eam", "ace"):  # CPU-only codes
         return "cpu"
     if device:
         return device

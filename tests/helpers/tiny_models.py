@@ -225,3 +225,30 @@ def fairchem(folder: Path) -> Path:
     torch.save(MLIPInferenceCheckpoint(model_config=model_config, model_state_dict=model.state_dict(),
                                        ema_state_dict=ema.state_dict(), tasks_config=tasks_config), path)
     return path
+
+
+def ace(folder: Path) -> tuple[Path, Path]:
+    """A small four-element ACE (Al, Cu, Mg, Zn; ranks 1-2, l <= 1, 5 Å cutoff) with
+    fixed pseudo-random coefficients, built with python-ace's own API: the B-basis
+    ``.yaml`` that pacemaker writes, and the ``.yace`` that LAMMPS ``pair_style pace``
+    reads, converted as ``pace_yaml2yace`` does."""
+    from pyace import ACEBBasisSet, create_multispecies_basis_config
+
+    config = create_multispecies_basis_config({
+        "deltaSplineBins": 0.001,
+        "elements": ["Al", "Cu", "Mg", "Zn"],
+        "embeddings": {"ALL": {"npot": "FinnisSinclairShiftedScaled", "fs_parameters": [1, 1, 1, 0.5],
+                               "ndensity": 2}},
+        "bonds": {"ALL": {"radbase": "SBessel", "radparameters": [5.25], "rcut": 5.0, "dcut": 0.01,
+                          "NameOfCutoffFunction": "cos"}},
+        "functions": {"ALL": {"nradmax_by_orders": [4, 2], "lmax_by_orders": [0, 1]}},
+    })
+    # four-species blocks have no functions at rank 2; pyace's reader complains about empty blocks on stderr
+    config.funcspecs_blocks = [b for b in config.funcspecs_blocks if b.funcspecs]
+    n = len(config.get_func_coeffs())
+    config.set_func_coeffs(list(0.1 * np.random.default_rng(0).standard_normal(n)))  # radial ones stay as made
+    yaml_path = folder / "ace-tiny.yaml"
+    config.save(str(yaml_path))
+    yace_path = folder / "ace-tiny.yace"
+    ACEBBasisSet(str(yaml_path)).to_ACECTildeBasisSet().save_yaml(str(yace_path))
+    return yaml_path, yace_path

