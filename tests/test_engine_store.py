@@ -163,3 +163,19 @@ def test_a_model_that_cannot_load_is_a_user_error():
 
     with pytest.raises(UserError, match="the model failed to load: RuntimeError: Error"):
         list(SerialEngine(broken).run([_job()]))
+
+
+def test_unconverged_relaxation_says_how_far_it_got():
+    """A relaxation cut at max_steps is a failure whose reason gives the force left."""
+    from ase.build import bulk as ase_bulk
+    from ase.calculators.emt import EMT
+
+    from alloybench.engine.serial import run_job
+    from alloybench.jobs import Job, Relax, Structure
+
+    atoms = ase_bulk("Cu", "fcc", a=3.6, cubic=True).repeat(2)
+    atoms.rattle(0.1, seed=1)
+    res = run_job(Job("t", "rattled", Structure.from_atoms(atoms), Relax(fmax=1e-4, max_steps=2)), EMT())
+    assert not res.ok and res.stage == "relax" and res.steps == 2
+    left = float(res.reason.split("largest force left ")[1].split(" eV")[0])
+    assert 1e-4 < left < 5.0  # still above fmax, and finite

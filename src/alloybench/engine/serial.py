@@ -65,6 +65,8 @@ def run_job(job: Job, calc: Calculator) -> Result:
             opt = OPTIMIZERS[spec.optimizer](target, logfile=None)
             converged = bool(opt.run(fmax=spec.fmax, steps=spec.max_steps))
             steps = int(opt.nsteps)
+            if not converged:  # the optimiser's own criterion, so a noise floor is told from a divergence
+                residual = float(np.sqrt((np.asarray(target.get_forces()) ** 2).sum(axis=1).max()))
         stage = "evaluate"
         energy = float(atoms.get_potential_energy())
         forces = atoms.get_forces()
@@ -87,7 +89,8 @@ def run_job(job: Job, calc: Calculator) -> Result:
             steps=steps,
             converged=converged,
             stage="" if converged else "relax",
-            reason="" if converged else f"not converged in {steps} steps (fmax {job.relax.fmax} eV/Å)",
+            reason="" if converged else (f"not converged in {steps} steps (fmax {job.relax.fmax} eV/Å; "
+                                         f"largest force left {residual:.2g} eV/Å)"),
             seconds=time.perf_counter() - t0,
         )
         return res
