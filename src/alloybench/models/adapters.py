@@ -406,7 +406,8 @@ FAMILIES: dict[str, Family] = {f.name: f for f in [
     Family("pet-mad", "PET-MAD / uPET (metatomic)", load_metatomic, "metatomic.torch", "pet-mad", ("upet",),
            weights_hint="pass a local exported .pt or .ckpt", licence="BSD-3-Clause (code), CC-BY-4.0 (weights)"),
     Family("nequip", "NequIP / Allegro", load_nequip, "nequip", "nequip", ("nequip", "nequip-allegro"),
-           weights_hint="pass a packaged .nequip.zip (nequip-package), a compiled .nequip.pth/.pt2 (nequip-compile) or a deployed .pth", licence="MIT"),
+           weights_hint="pass a packaged .nequip.zip (nequip-package), a compiled .nequip.pth/.pt2 "
+                        "(nequip-compile) or a deployed .pth", licence="MIT"),
     Family("ace", "ACE (pacemaker / PACE, python-ace)", load_ace, "pyace", "ace", ("python-ace>=0.4.0rc1",),
            torch=False,
            weights_hint="pass a pacemaker B-basis .yaml or a .yace (what LAMMPS pair_style pace reads)",
