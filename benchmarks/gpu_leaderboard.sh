@@ -21,6 +21,7 @@
 #   bash benchmarks/gpu_leaderboard.sh status
 #   bash benchmarks/gpu_leaderboard.sh collect DEADLINE_S   # waits for the runs, tars them into $OUT
 set -uo pipefail
+shopt -s nullglob  # no runs yet: loops over "$lb"/*/ do nothing
 site=/tmp/ab-site; extra=/tmp/ab-extra; lb=${AB_LB:-/tmp/lb}
 export PYTHONPATH="$PWD/src:$extra:$site" ALLOYBENCH_DEVICE=cuda PYTHONUNBUFFERED=1
 cmd=${1:?setup|launch|status|collect}; shift

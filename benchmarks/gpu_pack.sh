@@ -40,7 +40,7 @@ for d in "$A"/sevenn/pretrained_potentials/*/; do
 done
 mkdir -p "$A/_models"
 for m in M3GNet-MP-2021.2.8-PES TensorNet-MatPES-PBE-v2025.1-PES; do
-  [ -d "$MATGL/$m" ] && cp -r "$MATGL/$m" "$A/_models/"
+  if [ -d "$MATGL/$m" ]; then cp -r "$MATGL/$m" "$A/_models/"; else echo "warning: no $MATGL/$m (set MATGL_MODELS)" >&2; fi
 done
 pack "$A" .gpu/siteA.tar.xz
 

@@ -243,6 +243,9 @@ def test_chgnet_batch_equals_single_calls():
         assert abs(ev.energy - atoms.get_potential_energy()) / len(atoms) < 1e-6
         np.testing.assert_allclose(ev.forces, atoms.get_forces(), atol=1e-5)
         np.testing.assert_allclose(ev.stress, atoms.get_stress(), atol=1e-6)  # eV/Å^3, ASE sign
+    (one,) = backend.evaluate([cells[2].copy()])  # a batch of one: CHGNet returns a dict, not a list
+    assert abs(one.energy - out[2].energy) < 1e-5
+    np.testing.assert_allclose(one.forces, out[2].forces, atol=1e-5)
 
 
 @pytest.mark.foundation

@@ -161,13 +161,38 @@ def test_batched_worker_gives_the_serial_engines_results(tmp_path, emt_model, re
             assert _plain(s1.get(model.id, job)) == _plain(s2.get(model.id, job))
 
 
-def test_batched_worker_crash_fails_every_unfinished_job_with_the_reason():
+def test_batched_worker_crash_reruns_the_unfinished_jobs_alone():
+    """A crash in a batch takes every unfinished Job with it; they run again one by one,
+    so only the Job that crashes on its own is a failure (with the reason)."""
     jobs = [_job(1, "one"), Job("t", "two", Structure.from_atoms(bulk("Cu", "hcp", a=2.56, c=4.18)))]
     with SubprocessEngine("misbehaving:segfault_on_two", environ={"PYTHONPATH": HELPERS}, batched=True,
                           prefer="loop") as eng:
         results = dict((j.name, r) for j, r in eng.run(jobs))
         assert set(results) == {"one", "two"}  # nothing dropped
-        assert all(not r.ok and r.stage == "worker" and "SIGSEGV" in r.reason for r in results.values())
-        # the next batch starts a fresh worker
+        assert results["one"].ok
+        bad = results["two"]
+        assert not bad.ok and bad.stage == "worker" and "SIGSEGV" in bad.reason
         again = [r for _, r in eng.run([_job(1, "after")])]
-        assert again[0].ok and eng.starts == 2
+        assert again[0].ok and eng.starts == 3  # batch worker, rerun worker, fresh worker
+
+
+def test_batched_worker_gives_jobs_of_equal_content_the_same_result():
+    a = _job(1, "a")
+    b = Job("t", "b", a.structure)  # another name, same content: same digest
+    assert a.digest == b.digest
+    with SubprocessEngine("emt", batched=True, prefer="loop") as eng:
+        out = [(j.name, r) for j, r in eng.run([a, b, _job(8, "c")])]
+    assert sorted(n for n, _ in out) == ["a", "b", "c"]
+    assert all(r.ok for _, r in out)
+
+
+def test_batched_worker_timeout_scales_with_the_jobs_in_flight():
+    """A per-Job limit must not kill a healthy lock-step batch whose first Result comes late:
+    12 relaxations of ~0.05 s per step each take ~1 s alone, but ~12x that in lock-step."""
+    jobs = [_job(8, "r" * (i + 1), Relax(fmax=0.01, max_steps=40)) for i in range(12)]
+    with SubprocessEngine("misbehaving:slow", environ={"PYTHONPATH": HELPERS}, batched=True, prefer="loop",
+                          job_timeout=3.0) as eng:
+        out = [r for _, r in eng.run(jobs)]
+        assert eng.starts == 1  # no timeout, no rerun
+        assert eng.batch_stats["batched_calls"] >= 5  # it really was a multi-step lock-step batch
+    assert len(out) == 12 and all(r.ok for r in out)

@@ -138,7 +138,7 @@ def serve(source: str, weights: str | None) -> int:
 
             prefer = msg.get("prefer", "auto")
             if engines.get(prefer) is None:
-                engines[prefer] = batched_engine_for(model, prefer=prefer)
+                engines[prefer] = batched_engine_for(model, prefer=prefer, calculator=calc)
             for job, result in engines[prefer].run([job_from_dict(d) for d in msg["jobs"]]):
                 chan.send({"type": "result", "digest": job.digest, "result": result.to_dict()})
             chan.send({"type": "batch_done", "stats": _jsonable(engines[prefer].stats)})

@@ -38,6 +38,18 @@ class _Hang(_Marked):
         time.sleep(3600)
 
 
+class _Slow(EMT):
+    """EMT that takes 0.05 s per structure: a model whose batched call grows with the batch."""
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=()):
+        time.sleep(0.05)
+        super().calculate(atoms, properties, system_changes)
+
+
+def slow():
+    return _Slow()
+
+
 def segfault_on_two():
     return _Segfault()
 

@@ -249,6 +249,13 @@ class MatglBackend:
     name = "matgl-batch"
 
     def __init__(self, calculator: Calculator):
+        # what this backend does not express makes the engine fall back to the serial path
+        if not hasattr(calculator, "_atoms2graph") or not hasattr(calculator, "conversion_factor"):
+            raise UserError("matgl batched backend needs matgl >= 2 (PyG graphs); using the serial engine")
+        if getattr(calculator, "state_attr", None) is not None:
+            raise UserError("matgl batched backend: fixed state attributes are not batched; using the serial engine")
+        if not getattr(calculator.potential, "calc_stresses", False):
+            raise UserError("matgl batched backend: the potential computes no stress; using the serial engine")
         self.calc = calculator
         self.potential = calculator.potential
         self.device = str(self.potential.data_mean.device)
@@ -267,8 +274,7 @@ class MatglBackend:
             g, lat, state = self.calc._atoms2graph.get_graph(atoms)
             graphs.append(g)
             lattices.append(lat.reshape(1, 3, 3))
-            fixed = self.calc.state_attr
-            states.append(torch.as_tensor(fixed if fixed is not None else state).reshape(1, -1))
+            states.append(torch.as_tensor(state).reshape(1, -1))
         batch = Batch.from_data_list(graphs)
         energy, forces, stress = self.potential(batch, torch.cat(lattices), torch.cat(states))[:3]
         energy = energy.detach().to(torch.float64).cpu().numpy().reshape(-1)
@@ -288,13 +294,17 @@ class DeepMDBackend:
     ``DeepPot.eval(..., mixed_type=True)`` (per-frame atom types), one call per size.
 
     Takes the adapter's ``deepmd.calculator.DP`` (same model, type map and stress
-    convention, stress = -sym(virial) / volume, as its ``calculate``)."""
+    convention, stress = -virial / volume, as its ``calculate``)."""
 
     name = "deepmd-batch"
 
     def __init__(self, calculator: Calculator):
         self.dp = calculator.dp
         self.type_dict = dict(calculator.type_dict)
+        # PyTorch models take per-frame types (mixed_type); other backends reorder every
+        # frame by the first frame's types, so there only frames of identical types batch
+        backend = type(getattr(self.dp, "deep_eval", self.dp)).__module__
+        self.mixed_types = backend.startswith("deepmd.pt")
         try:
             from deepmd.pt.utils.env import DEVICE
 
@@ -305,26 +315,29 @@ class DeepMDBackend:
         self.batch_sizes: list[int] = []
 
     def evaluate(self, structures: list[Atoms]) -> list[Evaluation]:
-        from ase.stress import full_3x3_to_voigt_6_stress
-
         self.calls += 1
         self.batch_sizes.append(len(structures))
         out: list[Evaluation | None] = [None] * len(structures)
-        by_size: dict[int, list[int]] = {}
+        by_size: dict[tuple[int, ...], list[int]] = {}
         for i, atoms in enumerate(structures):
             unknown = set(atoms.get_chemical_symbols()) - set(self.type_dict)
             if unknown:
                 raise ValueError(f"model has no type for {sorted(unknown)}")
-            by_size.setdefault(len(atoms), []).append(i)
-        for n, idx in by_size.items():
+            key = (len(atoms),) if self.mixed_types else (len(atoms), *atoms.numbers.tolist())
+            by_size.setdefault(key, []).append(i)
+        for key, idx in by_size.items():
+            n = key[0]
             frames = [structures[i] for i in idx]
             coords = np.stack([a.get_positions().reshape(-1) for a in frames])
             cells = np.stack([np.asarray(a.get_cell()).reshape(-1) for a in frames])
             types = np.array([[self.type_dict[s] for s in a.get_chemical_symbols()] for a in frames])
-            e, f, v = self.dp.eval(coords=coords, cells=cells, atom_types=types, mixed_type=True)[:3]
+            if self.mixed_types:
+                e, f, v = self.dp.eval(coords=coords, cells=cells, atom_types=types, mixed_type=True)[:3]
+            else:
+                e, f, v = self.dp.eval(coords=coords, cells=cells, atom_types=types[0].tolist())[:3]
             for k, (i, atoms) in enumerate(zip(idx, frames)):
-                vir = np.asarray(v[k], dtype=float).reshape(3, 3)
-                stress = full_3x3_to_voigt_6_stress(-0.5 * (vir + vir.T) / atoms.get_volume())
+                # as deepmd.calculator.DP: -virial / volume, read in Voigt order from the flat 3x3
+                stress = (-np.asarray(v[k], dtype=float).reshape(9) / atoms.get_volume())[[0, 4, 8, 5, 2, 1]]
                 out[i] = Evaluation(float(np.asarray(e[k]).reshape(-1)[0]), np.asarray(f[k], dtype=float).reshape(n, 3),
                                     stress)
         return out  # type: ignore[return-value]
@@ -354,20 +367,23 @@ def _sevennet_options(model) -> tuple[str, str | None]:
     return weights, modal
 
 
-def make_backend(model, device: str | None = None, prefer: str = "auto", enable_cueq: bool | None = None) -> Backend:
+def make_backend(model, device: str | None = None, prefer: str = "auto", enable_cueq: bool | None = None,
+                 calculator: Calculator | None = None) -> Backend:
     """A batched backend for a resolved :class:`alloybench.models.Model`.
 
     ``prefer``: "auto" (torch-sim when it and the model's wrapper import, else the
     family's own batching), "torch-sim", "native" or "loop" (CalculatorBackend).
     Raises UserError when the model family has no batched path (use the serial engine).
-    ``enable_cueq`` None follows ALLOYBENCH_CUEQ, as the serial calculator does."""
+    ``enable_cueq`` None follows ALLOYBENCH_CUEQ, as the serial calculator does.
+    ``calculator``: the model's ASE calculator if already loaded (CHGNet, matgl and DeePMD
+    backends reuse it instead of loading the model a second time)."""
     from alloybench.models.adapters import cueq_requested, device as default_device
 
     if enable_cueq is None:
         enable_cueq = cueq_requested()
     dev = device or default_device()
     if prefer == "loop":
-        return CalculatorBackend(model.make_calculator)
+        return CalculatorBackend((lambda: calculator) if calculator is not None else model.make_calculator)
     if model.family == "sevennet":
         weights, modal = _sevennet_options(model)
         why = torch_sim_available()
@@ -379,11 +395,11 @@ def make_backend(model, device: str | None = None, prefer: str = "auto", enable_
             raise MissingExtra(f"batched SevenNet through torch-sim ({why})", "gpu", "torch-sim-atomistic")
         return SevenNetBackend(weights, device=dev, modal=modal, enable_cueq=enable_cueq)
     if model.family == "deepmd" and prefer in ("auto", "native"):
-        return DeepMDBackend(model.make_calculator())
+        return DeepMDBackend(calculator if calculator is not None else model.make_calculator())
     if model.family == "matgl" and prefer in ("auto", "native"):
-        return MatglBackend(model.make_calculator())
+        return MatglBackend(calculator if calculator is not None else model.make_calculator())
     if model.family == "chgnet" and prefer in ("auto", "native"):
-        return CHGNetBackend(model.make_calculator())
+        return CHGNetBackend(calculator if calculator is not None else model.make_calculator())
     if model.family == "mace" and prefer in ("auto", "torch-sim"):
         if torch_sim_available() is not None:
             raise MissingExtra("batched MACE", "gpu", "torch-sim-atomistic")
@@ -636,11 +652,13 @@ class BatchedEngine:
 
 
 def batched_engine_for(model, device: str | None = None, prefer: str = "auto", max_atoms: int | None = None,
-                       enable_cueq: bool | None = None) -> BatchedEngine:
+                       enable_cueq: bool | None = None, calculator: Calculator | None = None) -> BatchedEngine:
     """The engine ``alloybench run --engine batched`` uses: the model's batched backend,
     falling back to the serial ASE path when the model has none."""
-    return BatchedEngine(lambda: make_backend(model, device=device, prefer=prefer, enable_cueq=enable_cueq),
-                         fallback=model.make_calculator, max_atoms=max_atoms)
+    fallback = (lambda: calculator) if calculator is not None else model.make_calculator
+    return BatchedEngine(lambda: make_backend(model, device=device, prefer=prefer, enable_cueq=enable_cueq,
+                                              calculator=calculator),
+                         fallback=fallback, max_atoms=max_atoms)
 
 
 def default_threads() -> int:

@@ -48,6 +48,8 @@ class SubprocessEngine:
         # batched engine (the family's batched backend inside its own environment)
         self.batched = batched
         self.prefer = prefer
+        if batched:
+            self.name = "subprocess-batched"
         self.batch_stats: dict[str, Any] = {}
         self.python = str(python or sys.executable)
         self.weights = weights
@@ -229,38 +231,48 @@ class SubprocessEngine:
 
     def run_batch(self, jobs: list[Job]) -> Iterator[tuple[Job, Result]]:
         """All Jobs in one message; Results stream back as the worker's batched engine
-        finishes them.  If the worker dies or falls silent for ``job_timeout``, every Job
-        still without a Result becomes a failed Result with the reason."""
+        finishes them.  If the worker dies, falls silent, or ends the batch early, the Jobs
+        still without a Result are run again one by one (``run_one``, fresh worker), so
+        only a Job that fails on its own is recorded as failed."""
         if not jobs:
             return
         if self.proc is None or self.proc.poll() is not None:
             self.start()
-        pending = {job.digest: job for job in jobs}
-        t0 = time.perf_counter()
-        failure: str | None = None
+        pending: dict[str, list[Job]] = {}
+        for job in jobs:  # Jobs with equal content share a digest and get the same Result
+            pending.setdefault(job.digest, []).append(job)
+        # lock-step batching: the first Result comes only after the whole batch has taken
+        # most of its steps, so a per-Job limit scales with the Jobs in flight
+        limit = None if self.job_timeout is None else self.job_timeout * max(1, len(pending))
+        finished = False
         try:
-            self._send({"type": "batch", "prefer": self.prefer, "jobs": [job_to_dict(j) for j in jobs]})
-            while pending:
-                msg = self._read(self.job_timeout)
-                if msg.get("type") == "result" and msg.get("digest") in pending:
-                    yield pending.pop(msg["digest"]), Result.from_dict(msg["result"])
-            while True:  # the batch's end marker (engine statistics)
-                msg = self._read(self.job_timeout)
-                if msg.get("type") == "batch_done":
-                    self.batch_stats = msg.get("stats") or {}
-                    break
-        except WorkerDied as exc:
-            self.close()
-            failure = f"crash: {exc}"
-        except TimeoutError:
-            self._kill()
-            tail = self._stderr_tail()
-            self.close()
-            failure = f"timeout: no result in {self.job_timeout:g} s" + (f": {tail}" if tail else "")
-        if failure is not None:
-            seconds = time.perf_counter() - t0
-            for job in pending.values():
-                yield job, Result.failure("worker", failure[:500], seconds)
+            try:
+                self._send({"type": "batch", "prefer": self.prefer, "jobs": [job_to_dict(j) for j in jobs]})
+                while True:
+                    msg = self._read(limit)
+                    if msg.get("type") == "result" and msg.get("digest") in pending:
+                        result = Result.from_dict(msg["result"])
+                        for job in pending.pop(msg["digest"]):
+                            yield job, result
+                    elif msg.get("type") == "batch_done":
+                        self.batch_stats = msg.get("stats") or {}
+                        finished = True
+                        break
+            except WorkerDied:
+                self.close()
+            except TimeoutError:
+                self._kill()
+                self.close()
+            for same in list(pending.values()):
+                for job in same:
+                    yield job, self.run_one(job)
+            finished = True
+        finally:
+            if not finished and self.proc is not None:
+                # a batch left unfinished (error, or the caller stopped reading): its
+                # leftover messages must not leak into the next batch
+                self._kill()
+                self.close()
 
 
 def _env_float(name: str) -> float | None:

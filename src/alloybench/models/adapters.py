@@ -127,7 +127,9 @@ def load_matgl(weights: Path | None, **_: Any) -> Calculator:
     from matgl.ext.ase import PESCalculator
 
     _torch_threads()
-    potential = matgl.load_model(str(weights))
+    # matgl builds the model on the CPU and PESCalculator never moves it: without .to() a
+    # "cuda" run would silently compute on the CPU (graphs follow the model's device)
+    potential = matgl.load_model(str(weights)).to(device())
     # PESCalculator reports GPa unless told otherwise; the engine wants ASE's eV/Å^3
     try:
         return PESCalculator(potential, stress_unit="eV/A3")
