@@ -42,16 +42,14 @@ from ase import Atoms
 
 from alloybench.jobs import Job, Relax, Result, Structure
 from alloybench.tasks.base import Context, Metric, Task, failed_reason
-from alloybench.tasks.bulk import relax_job
-from alloybench.tasks.bulk import fcc_lattice_constant
-from alloybench.tasks.surfaces import EV_PER_A2_TO_MJ_PER_M2, element_of, surface_area
+from alloybench.tasks.bulk import fcc_lattice_constant, relax_job
+from alloybench.tasks.surfaces import CONVERGED_REL, EV_PER_A2_TO_MJ_PER_M2, converged, element_of, surface_area
 
 SF_PROTOCOL = "stacking-faults-1"
 HEIGHTS = (9, 12, 15, 18, 24, 30)  # (111) layers per fault, multiples of 3
 PROBES = (0.0, 0.5, 1.0)  # displacements (units of b_p) that decide the height
 N_STEPS = 20  # GSF curve: x = i / N_STEPS, i = 0..N_STEPS
-CONVERGED_REL = 0.01
-CONVERGED_ABS = 1.0  # mJ/m^2
+# height convergence: surfaces.converged (1 % or 1 mJ/m^2, as for slab thickness)
 FAULT_RELAX = Relax(fmax=2e-3, max_steps=1000, cell_mask=(False, False, True, False, False, False),
                     free_directions=(False, False, True), optimizer="FIRE")
 PHASES = ("Al", "Cu")
@@ -99,10 +97,6 @@ def job_name(phase: str, layers: int, x: float) -> str:
     return f"gsf/{phase}/{layers}/{x:.4f}"
 
 
-def _converged(new: float, old: float) -> bool:
-    return abs(new - old) <= max(CONVERGED_ABS, CONVERGED_REL * abs(new))
-
-
 class StackingFaultTask(Task):
     name = "stacking_faults"
     title = "Stacking faults"
@@ -137,7 +131,7 @@ class StackingFaultTask(Task):
             if any(g is None for g in probes):
                 return needed, None, False
             if previous is not None:
-                if all(_converged(g, p) for g, p in zip(probes, previous)):
+                if all(converged(g, p) for g, p in zip(probes, previous)):
                     return needed, n, True
                 if i + 1 < len(HEIGHTS):
                     needed = list(HEIGHTS[: i + 2])
