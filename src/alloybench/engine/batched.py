@@ -86,6 +86,15 @@ def _is_oom(exc: BaseException) -> bool:
 # --------------------------------------------------------------------------- backends
 
 
+def _per_structure(structures: list[Atoms], energy: np.ndarray, forces: np.ndarray,
+                   stress: np.ndarray | None) -> list[Evaluation]:
+    """Split one batched output (energies per structure, forces of all atoms concatenated,
+    Voigt stresses per structure or None) into one Evaluation per structure."""
+    bounds = np.cumsum([0] + [len(a) for a in structures])
+    return [Evaluation(float(energy[k]), forces[bounds[k]:bounds[k + 1]], None if stress is None else stress[k])
+            for k in range(len(structures))]
+
+
 class CalculatorBackend:
     """One ASE calculator applied to each structure in turn (no batching speed-up)."""
 
@@ -144,12 +153,7 @@ class TorchSimBackend:
         stress = out.get("stress")
         stress = _full_to_voigt(stress.detach().to(torch.float64).cpu().numpy()).reshape(len(structures), 6) \
             if stress is not None else None
-        res, start = [], 0
-        for k, atoms in enumerate(structures):
-            n = len(atoms)
-            res.append(Evaluation(float(energy[k]), forces[start:start + n], stress[k] if stress is not None else None))
-            start += n
-        return res
+        return _per_structure(structures, energy, forces, stress)
 
 
 class SevenNetBackend:
@@ -197,12 +201,7 @@ class SevenNetBackend:
         energy = out[KEY.PRED_TOTAL_ENERGY].detach().to(torch.float64).cpu().numpy().reshape(-1)
         forces = out[KEY.PRED_FORCE].detach().to(torch.float64).cpu().numpy()
         stress = -out[KEY.PRED_STRESS].detach().to(torch.float64).cpu().numpy().reshape(-1, 6)[:, [0, 1, 2, 4, 5, 3]]
-        res, start = [], 0
-        for k, atoms in enumerate(structures):
-            n = len(atoms)
-            res.append(Evaluation(float(energy[k]), forces[start:start + n], stress[k]))
-            start += n
-        return res
+        return _per_structure(structures, energy, forces, stress)
 
 
 class CHGNetBackend:
@@ -280,13 +279,8 @@ class MatglBackend:
         energy = energy.detach().to(torch.float64).cpu().numpy().reshape(-1)
         forces = forces.detach().to(torch.float64).cpu().numpy()
         stress = stress.detach().to(torch.float64).cpu().numpy().reshape(-1, 3, 3)
-        out, start = [], 0
-        for k, atoms in enumerate(structures):
-            n = len(atoms)
-            voigt = full_3x3_to_voigt_6_stress(stress[k]) * self.calc.conversion_factor
-            out.append(Evaluation(float(energy[k]), forces[start:start + n], voigt))
-            start += n
-        return out
+        voigt = np.array([full_3x3_to_voigt_6_stress(x) for x in stress]) * self.calc.conversion_factor
+        return _per_structure(structures, energy, forces, voigt)
 
 
 class DeepMDBackend:
