@@ -12,13 +12,18 @@ Three levels:
 from __future__ import annotations
 
 import importlib.util
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 from ase.build import bulk
 from ase.calculators.emt import EMT
 
-from alloybench.engine.batched import BatchedEngine, CalculatorBackend, make_backend, torch_sim_available
+sys.path.insert(0, str(Path(__file__).parent / "helpers"))
+from checks import assert_batch_equals_single, mixed_cells  # noqa: E402
+
+from alloybench.engine.batched import BatchedEngine, CalculatorBackend, make_backend, torch_sim_available  # noqa: E402
 from alloybench.engine.serial import SerialEngine
 from alloybench.errors import UserError
 from alloybench.jobs import FULL_CELL, Job, Relax, Structure
@@ -231,18 +236,9 @@ def test_chgnet_batch_equals_single_calls():
     model = resolve("chgnet-0.3.0")
     backend = make_backend(model, device="cpu")
     assert isinstance(backend, CHGNetBackend)
-    calc = model.make_calculator()
-    cells = [bulk("Al", "fcc", a=4.04, cubic=True), bulk("Cu", "fcc", a=3.63).repeat(2),
-             bulk("Al", "fcc", a=4.0, cubic=True).repeat((2, 1, 1)), bulk("Mg", "hcp", a=3.2, c=5.2)]
-    cells[2].rattle(0.05, seed=3)
-    cells[2][0].symbol = "Cu"
-    out = backend.evaluate(cells)
+    cells = mixed_cells()
+    out = assert_batch_equals_single(backend, model.make_calculator(), cells)
     assert backend.batch_sizes == [4]
-    for atoms, ev in zip(cells, out):
-        atoms.calc = calc
-        assert abs(ev.energy - atoms.get_potential_energy()) / len(atoms) < 1e-6
-        np.testing.assert_allclose(ev.forces, atoms.get_forces(), atol=1e-5)
-        np.testing.assert_allclose(ev.stress, atoms.get_stress(), atol=1e-6)  # eV/Å^3, ASE sign
     (one,) = backend.evaluate([cells[2].copy()])  # a batch of one: CHGNet returns a dict, not a list
     assert abs(one.energy - out[2].energy) < 1e-5
     np.testing.assert_allclose(one.forces, out[2].forces, atol=1e-5)

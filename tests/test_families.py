@@ -14,7 +14,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "helpers"))
 import tiny_models  # noqa: E402
-from checks import check_fcc_al  # noqa: E402
+from checks import assert_batch_equals_single, check_fcc_al, mixed_cells  # noqa: E402
 
 from alloybench.models import REGISTRY, resolve  # noqa: E402
 from alloybench.models.adapters import sniff_family  # noqa: E402
@@ -69,9 +69,6 @@ def test_matgl_batched_backend_equals_single_calls(monkeypatch):
     need("matgl")
     if not SHARED_MATGL.exists():
         pytest.skip("no shared matgl models")
-    import numpy as np
-    from ase.build import bulk
-
     from alloybench.engine.batched import MatglBackend, make_backend
 
     monkeypatch.setenv("ALLOYBENCH_WEIGHTS", str(SHARED_MATGL))
@@ -79,18 +76,8 @@ def test_matgl_batched_backend_equals_single_calls(monkeypatch):
         m = resolve(name)
         backend = make_backend(m, device="cpu")
         assert isinstance(backend, MatglBackend)
-        calc = m.make_calculator()
-        cells = [bulk("Al", "fcc", a=4.04, cubic=True), bulk("Cu", "fcc", a=3.63).repeat(2),
-                 bulk("Al", "fcc", a=4.0, cubic=True).repeat((2, 1, 1)), bulk("Mg", "hcp", a=3.2, c=5.2)]
-        cells[2].rattle(0.05, seed=3)
-        cells[2][0].symbol = "Cu"
-        out = backend.evaluate(cells)
+        assert_batch_equals_single(backend, m.make_calculator(), mixed_cells())
         assert backend.batch_sizes == [4]
-        for atoms, ev in zip(cells, out):
-            atoms.calc = calc
-            assert abs(ev.energy - atoms.get_potential_energy()) / len(atoms) < 1e-6, (name, atoms)
-            np.testing.assert_allclose(ev.forces, atoms.get_forces(), atol=1e-5)
-            np.testing.assert_allclose(ev.stress, atoms.get_stress(), atol=1e-6)  # eV/Å^3, ASE sign
 
 
 def test_deepmd_dpa3_checkpoint_from_the_matcalc_sdist():
@@ -110,7 +97,6 @@ def test_deepmd_batched_backend_equals_single_calls():
     spec = REGISTRY["dpa3-lam-2025.3.14-openlam"]
     if spec.weights_path() is None:
         pytest.skip("DPA3-LAM checkpoint not in $ALLOYBENCH_WEIGHTS (scripts/test-family.sh deepmd puts it there)")
-    import numpy as np
     from ase.build import bulk
 
     from alloybench.engine.batched import DeepMDBackend, make_backend
@@ -118,19 +104,9 @@ def test_deepmd_batched_backend_equals_single_calls():
     m = resolve(spec.name)
     backend = make_backend(m, device="cpu")
     assert isinstance(backend, DeepMDBackend)
-    calc = m.make_calculator()
-    cells = [bulk("Al", "fcc", a=4.04, cubic=True), bulk("Cu", "fcc", a=3.63).repeat(2),
-             bulk("Al", "fcc", a=4.0, cubic=True).repeat((2, 1, 1)), bulk("Mg", "hcp", a=3.2, c=5.2),
-             bulk("Cu", "fcc", a=3.6, cubic=True)]
-    cells[2].rattle(0.05, seed=3)
-    cells[2][0].symbol = "Cu"
+    cells = mixed_cells() + [bulk("Cu", "fcc", a=3.6, cubic=True)]
     cells[4][1].symbol = "Zn"  # same size as cells[0], other types: one mixed-type frame group
-    out = backend.evaluate(cells)
-    for atoms, ev in zip(cells, out):
-        atoms.calc = calc
-        assert abs(ev.energy - atoms.get_potential_energy()) / len(atoms) < 1e-6, atoms
-        np.testing.assert_allclose(ev.forces, atoms.get_forces(), atol=1e-5)
-        np.testing.assert_allclose(ev.stress, atoms.get_stress(), atol=1e-6)  # eV/Å^3, ASE sign
+    assert_batch_equals_single(backend, m.make_calculator(), cells)
 
 
 def test_orb_tiny_model(weights):

@@ -27,3 +27,25 @@ def check_fcc_al(calc, a: float = 3.95, fd_stress: bool = True, rtol: float = 0.
         p_fd = (es[0] - es[1]) / (2 * h) / (3 * atoms.get_volume())
         assert abs(np.mean(s[:3]) - p_fd) <= max(rtol * abs(p_fd), 2e-4), (s, p_fd)
     return e
+
+
+def mixed_cells() -> list:
+    """Four small cells of Al, Cu and Mg (one rattled Al7Cu): a batch with sizes 4, 8, 8, 2."""
+    cells = [bulk("Al", "fcc", a=4.04, cubic=True), bulk("Cu", "fcc", a=3.63).repeat(2),
+             bulk("Al", "fcc", a=4.0, cubic=True).repeat((2, 1, 1)), bulk("Mg", "hcp", a=3.2, c=5.2)]
+    cells[2].rattle(0.05, seed=3)
+    cells[2][0].symbol = "Cu"
+    return cells
+
+
+def assert_batch_equals_single(backend, calc, cells: list) -> list:
+    """One batched call of ``cells`` gives what single ASE calls give (float32 rounding)."""
+    out = backend.evaluate([a.copy() for a in cells])
+    assert backend.batch_sizes[-1] == len(cells)
+    for atoms, ev in zip(cells, out):
+        atoms = atoms.copy()
+        atoms.calc = calc
+        assert abs(ev.energy - atoms.get_potential_energy()) / len(atoms) < 1e-6, atoms
+        np.testing.assert_allclose(ev.forces, atoms.get_forces(), atol=1e-5)
+        np.testing.assert_allclose(ev.stress, atoms.get_stress(), atol=1e-6)  # eV/Å^3, ASE sign
+    return out
