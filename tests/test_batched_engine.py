@@ -252,3 +252,21 @@ def test_chgnet_batched_engine_agrees_with_serial(reference, tmp_path):
 
     model = resolve("chgnet-0.3.0")
     _agree_with_serial(model, make_backend(model, device="cpu"), reference, tmp_path)
+
+
+@pytest.mark.foundation
+@pytest.mark.skipif(not HAVE_CHGNET, reason="chgnet not installed")
+def test_chgnet_graphs_built_in_worker_processes_give_the_same_answers():
+    """A batch large enough for the graph pool (two spawned workers) = single ASE calls."""
+    from alloybench.engine.batched import CHGNetBackend
+    from alloybench.models import resolve
+
+    model = resolve("chgnet-0.3.0")
+    calc = model.make_calculator()
+    backend = CHGNetBackend(calc, graph_workers=2)
+    backend.pool_min_structures = 4
+    try:
+        assert_batch_equals_single(backend, calc, mixed_cells())
+        assert backend._pool is not None  # the graphs really came from the workers
+    finally:
+        backend.close()

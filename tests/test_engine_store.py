@@ -179,3 +179,18 @@ def test_unconverged_relaxation_says_how_far_it_got():
     assert not res.ok and res.stage == "relax" and res.steps == 2
     left = float(res.reason.split("largest force left ")[1].split(" eV")[0])
     assert 1e-4 < left < 5.0  # still above fmax, and finite
+
+
+def test_out_of_memory_failures_are_computed_again_model_failures_are_not(tmp_path):
+    """An OOM says nothing about the model (another process may have held the GPU):
+    a resumed run recomputes it; a model's own failure is kept."""
+    from alloybench.jobs import Result
+
+    oom = _job()
+    blew = Job(task="t", name="al-big", structure=Structure.from_atoms(bulk("Al", "fcc", a=4.1)))
+    with Store(tmp_path / "s.sqlite") as s:
+        s.put("m", oom, Result(ok=False, stage="relax", reason="OutOfMemoryError: CUDA out of memory. Tried to ..."))
+        s.put("m", blew, Result(ok=False, stage="relax", reason="RuntimeError: model blew up"))
+        assert s.get("m", oom) is None
+        assert s.get("m", blew).reason == "RuntimeError: model blew up"
+        assert s.count("m") == 2  # the OOM row stays until the new result replaces it

@@ -17,6 +17,11 @@ from typing import Any
 
 from alloybench.jobs import Job, Result
 
+def is_transient(result: Result) -> bool:
+    """A failure that says nothing about the model: the device ran out of memory."""
+    return not result.ok and "out of memory" in (result.reason or "").lower()
+
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS results (
     key TEXT PRIMARY KEY,
@@ -72,8 +77,13 @@ class Store:
         self.close()
 
     def get(self, model_id: str, job: Job) -> Result | None:
+        """The stored Result, or None if absent or a transient failure (out of memory,
+        e.g. another process held the GPU): those are computed again, not reused."""
         row = self._db.execute("SELECT result FROM results WHERE key = ?", (result_key(model_id, job),)).fetchone()
-        return Result.from_dict(json.loads(row[0])) if row else None
+        if not row:
+            return None
+        result = Result.from_dict(json.loads(row[0]))
+        return None if is_transient(result) else result
 
     def get_many(self, model_id: str, jobs: Iterable[Job]) -> dict[str, Result]:
         """job digest -> Result for the stored ones."""
