@@ -192,5 +192,11 @@ def test_out_of_memory_failures_are_computed_again_model_failures_are_not(tmp_pa
         s.put("m", oom, Result(ok=False, stage="relax", reason="OutOfMemoryError: CUDA out of memory. Tried to ..."))
         s.put("m", blew, Result(ok=False, stage="relax", reason="RuntimeError: model blew up"))
         assert s.get("m", oom) is None
+        s.put("m", oom, Result(ok=False, stage="relax", reason="OutOfMemoryError: The callable still throws an "
+                               "out-of-memory (OOM) error even when batch size is 1!"))  # DeePMD's own batcher
+        assert s.get("m", oom) is None
+        s.put("m", oom, Result(ok=False, stage="relax", reason="RuntimeError: cusolver error: "
+                               "CUSOLVER_STATUS_INTERNAL_ERROR, when calling `cusolverDnCreate(handle)`"))
+        assert s.get("m", oom) is None
         assert s.get("m", blew).reason == "RuntimeError: model blew up"
         assert s.count("m") == 2  # the OOM row stays until the new result replaces it

@@ -286,3 +286,16 @@ def test_perturbed_copy_of_a_real_document(tmp_path):
     index = write_html([a, b], tmp_path / "site")
     assert (tmp_path / "site" / "models").is_dir() and index.exists()
     shutil.rmtree(tmp_path / "site")
+
+
+def test_markdown_leaderboard_says_when_a_run_resumed():
+    """A resumed run's wall time covers only what it computed: the table must say so."""
+    from alloybench.report import markdown
+
+    fresh, resumed = make_docs()[:2]
+    resumed["timing"] = {**resumed["timing"], "wall_seconds": 294.2, "computed": 194, "reused": 283}
+    fresh["timing"] = {**fresh["timing"], "reused": 0}
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in markdown([fresh, resumed]).splitlines()
+            if line.startswith("| ") and "wall s" not in line}
+    assert "| 294 (194 of 477 Jobs) |" in rows[resumed["model"]["name"]]
+    assert "Jobs)" not in rows[fresh["model"]["name"]]

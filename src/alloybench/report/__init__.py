@@ -70,14 +70,18 @@ def markdown(docs: list[dict[str, Any]]) -> str:
         ci = s.get("overall_ci95")
         overall = _fmt(s["overall"], 3) + (f" ({ci[0]:.2f}–{ci[1]:.2f})" if ci else "")
         cats = " | ".join(_fmt(s["categories"].get(c), 3) for c in _categories(docs))
-        wall = (d.get("timing") or {}).get("wall_seconds")
+        timing = d.get("timing") or {}
+        wall = _fmt(timing.get("wall_seconds"), 0)
+        if timing.get("reused"):  # a resumed run: its wall time covers only the Jobs it computed
+            wall += f" ({timing.get('computed', 0)} of {timing.get('computed', 0) + timing['reused']} Jobs)"
         covered = [e for e in ("Al", "Cu", "Mg", "Zn") if not d["run"].get("elements") or e in d["run"]["elements"]]
         scope = "Al-Cu-Mg-Zn" if len(covered) == 4 else "-".join(covered)
         lines.append(f"| {_escape_md(d['model']['name'])} | {_escape_md(d['model'].get('family', ''))} | {scope} | {overall} | {cats} | "
-                     f"{s['n_failed']} | {_fmt(wall, 0)} | {_escape_md(str((d.get('timing') or {}).get('device', '')))} | "
+                     f"{s['n_failed']} | {wall} | {_escape_md(str((d.get('timing') or {}).get('device', '')))} | "
                      f"{d['run'].get('tier', '')} | {d['run'].get('date', '')[:10]} |")
     lines += ["", "Scores are 0..1 (1 = within the 'good' threshold of DFT for every metric); "
-              "thresholds are in `alloybench/scoring/metrics.yaml`.", ""]
+              "thresholds are in `alloybench/scoring/metrics.yaml`. Wall s is the run's own wall time; a resumed "
+              "run says how many of its Jobs it computed (the rest came from its store).", ""]
 
     lines += ["## Errors by metric group", "",
               "| group | unit | " + " | ".join(f"{_escape_md(n)} MAE (score)" for n in names) + " |",

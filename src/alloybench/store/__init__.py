@@ -17,9 +17,16 @@ from typing import Any
 
 from alloybench.jobs import Job, Result
 
+# device-resource errors: the card's memory was exhausted (cuSOLVER/cuBLAS report it
+# as a failed handle creation or allocation), usually by another process sharing it
+TRANSIENT_MARKERS = ("out of memory", "out-of-memory", "outofmemoryerror", "cusolverdncreate",
+                     "cublas_status_alloc_failed")
+
+
 def is_transient(result: Result) -> bool:
-    """A failure that says nothing about the model: the device ran out of memory."""
-    return not result.ok and "out of memory" in (result.reason or "").lower()
+    """A failure that says nothing about the model: the device ran out of resources."""
+    reason = (result.reason or "").lower()
+    return not result.ok and any(m in reason for m in TRANSIENT_MARKERS)
 
 
 SCHEMA = """
