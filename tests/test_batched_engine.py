@@ -270,3 +270,16 @@ def test_chgnet_graphs_built_in_worker_processes_give_the_same_answers():
         assert backend._pool is not None  # the graphs really came from the workers
     finally:
         backend.close()
+
+
+def test_cuda_budget_counts_only_memory_other_processes_left_free():
+    """Two runs sharing a card: the budget plans from the driver's free memory plus this
+    process's own cache, never from the card's total (which another run already holds)."""
+    from types import SimpleNamespace
+
+    from alloybench.engine.batched import _usable_cuda_bytes
+
+    gib = 1 << 30
+    fake_cuda = SimpleNamespace(mem_get_info=lambda dev: (10 * gib, 80 * gib),
+                                memory_reserved=lambda dev: 4 * gib, memory_allocated=lambda dev: 1 * gib)
+    assert _usable_cuda_bytes(SimpleNamespace(cuda=fake_cuda), "cuda:0") == 13 * gib

@@ -24,7 +24,8 @@ failure by ``run_job`` exactly as the serial engine would.
 Memory: workers are admitted while their atoms fit a budget (``max_atoms``);
 as Jobs finish, new ones are admitted (in-flight batching).  On CUDA the first
 batch is a probe of at most ``probe_atoms``; its peak memory per atom sets the
-budget to ``memory_fraction`` of the card; a CUDA out-of-memory error halves
+budget to ``memory_fraction`` of the memory still free on the card (other
+processes sharing it keep theirs); a CUDA out-of-memory error halves
 the batch and the budget.
 
 Backends (``make_backend``):
@@ -263,6 +264,13 @@ class CHGNetBackend:
             stress = full_3x3_to_voigt_6_stress(np.asarray(p["s"], dtype=float)) * self.stress_weight
             out.append(Evaluation(float(p["e"]) * factor, np.asarray(p["f"], dtype=float), stress))
         return out
+
+
+def _usable_cuda_bytes(torch, dev) -> int:
+    """Memory this process may still plan for: what the driver reports free (other
+    processes sharing the card have taken theirs already) plus PyTorch's own cache."""
+    free, _total = torch.cuda.mem_get_info(dev)
+    return int(free + torch.cuda.memory_reserved(dev) - torch.cuda.memory_allocated(dev))
 
 
 _POOL_CONVERTER = None
@@ -529,7 +537,7 @@ class BatchedEngine:
         self._calibrated = max_atoms is not None
         self.max_systems = max_systems
         self.probe_atoms = 2048  # CUDA: atoms admitted before memory per atom is known
-        self.memory_fraction = 0.7  # CUDA: share of the card's memory the budget may plan for
+        self.memory_fraction = 0.7  # CUDA: share of the card's free memory the budget may plan for
         self.stats: dict[str, Any] = {"batched_calls": 0, "structures_evaluated": 0, "oom_splits": 0,
                                       "single_retries": 0, "max_batch_atoms": 0, "fallback_jobs": 0}
 
@@ -604,8 +612,7 @@ class BatchedEngine:
         self.stats["max_batch_atoms"] = max(self.stats["max_batch_atoms"], n)
         if cuda and not self._calibrated and n >= 64:
             per_atom = max(1.0, (torch.cuda.max_memory_allocated() - base) / n)
-            total = torch.cuda.get_device_properties(torch.device(self.backend.device)).total_memory
-            usable = total - torch.cuda.memory_allocated()  # PyTorch's cache counts as usable
+            usable = _usable_cuda_bytes(torch, torch.device(self.backend.device))
             self.max_atoms = int(max(256, min(200_000, self.memory_fraction * usable / per_atom)))
             self.stats["bytes_per_atom"] = per_atom
             self._calibrated = True
