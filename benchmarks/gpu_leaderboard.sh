@@ -9,11 +9,12 @@
 #   .gpu/siteC.tar.xz  cuequivariance(-torch, -ops) for CUDA 13
 #   .gpu/extra/*.whl   the CLI's pure-Python dependencies
 # Runs outlive the call that starts them (setsid), so later calls can carry more packages.
-# Build the tarballs with `bash benchmarks/gpu_pack.sh`.  Plan that worked least well (session 2):
-# five serial runs on one card.  Plan for the rest of the leaderboard: one model per card, batched
-# engine (CHGNet, matgl and DeePMD have batched backends), e.g. on nvidia-h100-x2:
-#   launch chgnet-0.3.0 0 batched chgnet-0.3.0
-#   launch tensornet-matpes-pbe 1 batched tensornet-matpes-pbe=/tmp/ab-site/_models/TensorNet-MatPES-PBE-v2025.1-PES
+# Build the tarballs with `bash benchmarks/gpu_pack.sh`.  Lessons (docs/performance_gpu.md):
+# serial runs sharing a card time-slice it badly (session 2); two batched runs on one card
+# collided on memory before the budget followed the driver's free memory (session 4).  One
+# batched run per card is the plan.  Left for the next lease: DPA3-LAM mptrj, e.g.
+#   setup A; setup B   (two calls: each tarball is one call's carry)
+#   launch dpa3-lam-2025.3.14-mptrj 0 batched dpa3-lam-2025.3.14-mptrj=/tmp/ab-site/_weights/2025-03-14-dpa3-mptrj.pth
 # after gunzipping docs/results/standard-partial/NAME.sqlite.gz to /tmp/lb/NAME/results.sqlite (resume).
 #
 #   bash benchmarks/gpu_leaderboard.sh setup A|B|C
