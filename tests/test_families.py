@@ -92,7 +92,8 @@ def test_deepmd_dpa3_checkpoint_from_the_matcalc_sdist():
 
 
 def test_deepmd_batched_backend_equals_single_calls():
-    """Frames grouped by size, one mixed-type DeepPot.eval each = single ASE calls."""
+    """Frames grouped by size (smaller ones padded with virtual atoms), one mixed-type
+    DeepPot.eval per group = single ASE calls."""
     need("deepmd")
     spec = REGISTRY["dpa3-lam-2025.3.14-openlam"]
     if spec.weights_path() is None:
@@ -106,6 +107,11 @@ def test_deepmd_batched_backend_equals_single_calls():
     assert isinstance(backend, DeepMDBackend)
     cells = mixed_cells() + [bulk("Cu", "fcc", a=3.6, cubic=True)]
     cells[4][1].symbol = "Zn"  # same size as cells[0], other types: one mixed-type frame group
+    vacancy = bulk("Al", "fcc", a=4.04, cubic=True).repeat((2, 1, 1))
+    del vacancy[3]
+    vacancy.rattle(0.03, seed=5)
+    cells.append(vacancy)  # 7 atoms: padded to 8 with one virtual atom, in the 8-atom cells' call
+    assert [(w, len(idx)) for w, idx in backend._groups(cells)] == [(8, 3), (4, 2), (2, 1)]
     assert_batch_equals_single(backend, m.make_calculator(), cells)
 
 

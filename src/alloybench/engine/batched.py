@@ -335,13 +335,18 @@ class MatglBackend:
 
 
 class DeepMDBackend:
-    """DeePMD / DPA models: frames of equal atom count evaluated together by
-    ``DeepPot.eval(..., mixed_type=True)`` (per-frame atom types), one call per size.
+    """DeePMD / DPA models: frames evaluated together by ``DeepPot.eval(..., mixed_type=True)``
+    (per-frame atom types), smaller frames padded with virtual atoms up to the group's size.
 
     Takes the adapter's ``deepmd.calculator.DP`` (same model, type map and stress
     convention, stress = -virial / volume, as its ``calculate``)."""
 
     name = "deepmd-batch"
+
+    # frames of different sizes share one call padded with virtual atoms (type -1, which
+    # the PyTorch models mask exactly) while padding adds at most this share of atoms:
+    # a batch of surface slabs of ten sizes is then one or two calls, not ten
+    max_padding = 0.25
 
     def __init__(self, calculator: Calculator):
         self.dp = calculator.dp
@@ -362,30 +367,48 @@ class DeepMDBackend:
     def evaluate(self, structures: list[Atoms]) -> list[Evaluation]:
         self.calls += 1
         self.batch_sizes.append(len(structures))
-        out: list[Evaluation | None] = [None] * len(structures)
-        by_size: dict[tuple[int, ...], list[int]] = {}
-        for i, atoms in enumerate(structures):
+        for atoms in structures:
             unknown = set(atoms.get_chemical_symbols()) - set(self.type_dict)
             if unknown:
                 raise ValueError(f"model has no type for {sorted(unknown)}")
-            key = (len(atoms),) if self.mixed_types else (len(atoms), *atoms.numbers.tolist())
-            by_size.setdefault(key, []).append(i)
-        for key, idx in by_size.items():
-            n = key[0]
+        out: list[Evaluation | None] = [None] * len(structures)
+        for width, idx in self._groups(structures):
             frames = [structures[i] for i in idx]
-            coords = np.stack([a.get_positions().reshape(-1) for a in frames])
+            coords = np.zeros((len(frames), width, 3))
+            types = np.full((len(frames), width), -1, dtype=int)  # -1: a virtual atom, masked by the model
+            for k, a in enumerate(frames):
+                coords[k, :len(a)] = a.get_positions()
+                types[k, :len(a)] = [self.type_dict[s] for s in a.get_chemical_symbols()]
             cells = np.stack([np.asarray(a.get_cell()).reshape(-1) for a in frames])
-            types = np.array([[self.type_dict[s] for s in a.get_chemical_symbols()] for a in frames])
             if self.mixed_types:
-                e, f, v = self.dp.eval(coords=coords, cells=cells, atom_types=types, mixed_type=True)[:3]
+                e, f, v = self.dp.eval(coords=coords.reshape(len(frames), -1), cells=cells, atom_types=types,
+                                       mixed_type=True)[:3]
             else:
-                e, f, v = self.dp.eval(coords=coords, cells=cells, atom_types=types[0].tolist())[:3]
+                e, f, v = self.dp.eval(coords=coords.reshape(len(frames), -1), cells=cells,
+                                       atom_types=types[0].tolist())[:3]
             for k, (i, atoms) in enumerate(zip(idx, frames)):
                 # as deepmd.calculator.DP: -virial / volume, read in Voigt order from the flat 3x3
                 stress = (-np.asarray(v[k], dtype=float).reshape(9) / atoms.get_volume())[[0, 4, 8, 5, 2, 1]]
-                out[i] = Evaluation(float(np.asarray(e[k]).reshape(-1)[0]), np.asarray(f[k], dtype=float).reshape(n, 3),
-                                    stress)
+                out[i] = Evaluation(float(np.asarray(e[k]).reshape(-1)[0]),
+                                    np.asarray(f[k], dtype=float).reshape(width, 3)[:len(atoms)], stress)
         return out  # type: ignore[return-value]
+
+
+    def _groups(self, structures: list[Atoms]) -> list[tuple[int, list[int]]]:
+        """(padded width, frame indices) per ``DeepPot.eval`` call."""
+        if not self.mixed_types:  # other backends reorder frames by the first frame's types
+            exact: dict[tuple[int, ...], list[int]] = {}
+            for i, a in enumerate(structures):
+                exact.setdefault((len(a), *a.numbers.tolist()), []).append(i)
+            return [(key[0], idx) for key, idx in exact.items()]
+        groups: list[tuple[int, list[int]]] = []
+        for i in sorted(range(len(structures)), key=lambda i: -len(structures[i])):
+            n = len(structures[i])
+            if groups and n * (1 + self.max_padding) >= groups[-1][0]:
+                groups[-1][1].append(i)
+            else:
+                groups.append((n, [i]))
+        return groups
 
 
 def torch_sim_available() -> str | None:
