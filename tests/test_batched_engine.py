@@ -283,3 +283,26 @@ def test_cuda_budget_counts_only_memory_other_processes_left_free():
     fake_cuda = SimpleNamespace(mem_get_info=lambda dev: (10 * gib, 80 * gib),
                                 memory_reserved=lambda dev: 4 * gib, memory_allocated=lambda dev: 1 * gib)
     assert _usable_cuda_bytes(SimpleNamespace(cuda=fake_cuda), "cuda:0") == 13 * gib
+
+
+@pytest.mark.foundation
+@pytest.mark.skipif(not HAVE_CHGNET, reason="chgnet not installed")
+def test_chgnet_graph_pool_that_breaks_falls_back_to_building_in_process():
+    """A killed graph worker must not turn every later batch into failed calls."""
+    import os
+    import signal
+
+    from alloybench.engine.batched import CHGNetBackend
+    from alloybench.models import resolve
+
+    calc = resolve("chgnet-0.3.0").make_calculator()
+    backend = CHGNetBackend(calc, graph_workers=2)
+    backend.pool_min_structures = 4
+    try:
+        backend.evaluate(mixed_cells())
+        for pid in list(backend._pool._processes):
+            os.kill(pid, signal.SIGKILL)
+        assert_batch_equals_single(backend, calc, mixed_cells())  # the broken pool's batch
+        assert backend._pool is None and backend.graph_workers == 0
+    finally:
+        backend.close()

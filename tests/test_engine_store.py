@@ -181,22 +181,63 @@ def test_unconverged_relaxation_says_how_far_it_got():
     assert 1e-4 < left < 5.0  # still above fmax, and finite
 
 
-def test_out_of_memory_failures_are_computed_again_model_failures_are_not(tmp_path):
-    """An OOM says nothing about the model (another process may have held the GPU):
-    a resumed run recomputes it; a model's own failure is kept."""
-    from alloybench.jobs import Result
+class OOMEngine(CountingEngine):
+    """Every Job whose name is in ``oom`` fails with a CUDA out-of-memory message."""
 
-    oom = _job()
-    blew = Job(task="t", name="al-big", structure=Structure.from_atoms(bulk("Al", "fcc", a=4.1)))
+    def __init__(self, oom: set[str]):
+        super().__init__()
+        self.oom = oom
+
+    def run(self, jobs):
+        from alloybench.jobs import Result
+
+        for job, result in super().run(jobs):
+            if job.name in self.oom:
+                result = Result(ok=False, stage="relax", reason="OutOfMemoryError: CUDA out of memory. Tried to ...")
+            yield job, result
+
+
+def test_out_of_memory_failures_are_computed_again_once(tmp_path, reference, emt_model):
+    """An OOM may say nothing about the model (another process held the GPU): a resumed
+    run computes it again; if it recurs it is kept, and never retried after that.  A
+    report rebuilt from the store (no engine) shows the failure with its reason."""
+    from alloybench.store import RECURRED
+
+    emt_model = replace(emt_model, elements=frozenset({"Al"}))
+    tasks = [BulkTask()]
     with Store(tmp_path / "s.sqlite") as s:
-        s.put("m", oom, Result(ok=False, stage="relax", reason="OutOfMemoryError: CUDA out of memory. Tried to ..."))
-        s.put("m", blew, Result(ok=False, stage="relax", reason="RuntimeError: model blew up"))
-        assert s.get("m", oom) is None
-        s.put("m", oom, Result(ok=False, stage="relax", reason="OutOfMemoryError: The callable still throws an "
-                               "out-of-memory (OOM) error even when batch size is 1!"))  # DeePMD's own batcher
-        assert s.get("m", oom) is None
-        s.put("m", oom, Result(ok=False, stage="relax", reason="RuntimeError: cusolver error: "
-                               "CUSOLVER_STATUS_INTERNAL_ERROR, when calling `cusolverDnCreate(handle)`"))
-        assert s.get("m", oom) is None
-        assert s.get("m", blew).reason == "RuntimeError: model blew up"
-        assert s.count("m") == 2  # the OOM row stays until the new result replaces it
+        first = run_tasks(emt_model, tasks, "quick", reference, s, OOMEngine({"relax/Al"}))
+        assert [f["name"] for f in first.failures] == ["relax/Al"]
+        rebuilt = run_tasks(emt_model, tasks, "quick", reference, s, None)
+        assert [f["reason"] for f in rebuilt.failures] == [first.failures[0]["reason"]]
+
+        again = OOMEngine({"relax/Al"})
+        second = run_tasks(emt_model, tasks, "quick", reference, s, again)
+        assert again.ran == 1 and second.computed == 1  # only the OOM Job
+        assert second.failures[0]["reason"].endswith(RECURRED)
+
+        third = CountingEngine()
+        run_tasks(emt_model, tasks, "quick", reference, s, third)
+        assert third.ran == 0  # recurred: the Job's own failure now
+
+    with Store(tmp_path / "t.sqlite") as s:
+        run_tasks(emt_model, tasks, "quick", reference, s, OOMEngine({"relax/Al"}))
+        healed = CountingEngine()
+        resumed = run_tasks(emt_model, tasks, "quick", reference, s, healed)
+        assert healed.ran == 1 and resumed.failures == []
+
+
+def test_transient_markers():
+    from alloybench.jobs import Result
+    from alloybench.store import RECURRED, is_transient
+
+    def fails(reason):
+        return Result(ok=False, stage="relax", reason=reason)
+
+    assert is_transient(fails("OutOfMemoryError: The callable still throws an out-of-memory (OOM) error even "
+                              "when batch size is 1!"))  # DeePMD's own batcher
+    assert is_transient(fails("RuntimeError: cusolver error: CUSOLVER_STATUS_INTERNAL_ERROR, when calling "
+                              "`cusolverDnCreate(handle)`"))
+    assert not is_transient(fails("RuntimeError: model blew up"))
+    assert not is_transient(fails("not converged in 1000 steps (fmax 0.002 eV/Å)"))
+    assert not is_transient(fails("OutOfMemoryError: CUDA out of memory" + RECURRED))

@@ -9,12 +9,12 @@ relaxation several tasks need runs once and an engine may batch a round.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from alloybench.jobs import Job, Result
 from alloybench.models import Model
 from alloybench.reference import Reference
-from alloybench.store import Store
+from alloybench.store import RECURRED, Store, is_transient
 from alloybench.tasks.base import Context, Metric, Task, Tier
 
 MAX_ROUNDS = 12
@@ -43,6 +43,7 @@ def run_tasks(model: Model, tasks: list[Task], tier: Tier, reference: Reference,
     known: dict[str, Result] = {}
     built: dict[str, list[Job]] = {}
     out = RunOutcome(metrics=[])
+    retry: set[str] = set()
     for round_no in range(1, MAX_ROUNDS + 1):
         views = _views(tasks, ctx, known, built)
         pending: dict[str, Job] = {}
@@ -54,7 +55,10 @@ def run_tasks(model: Model, tasks: list[Task], tier: Tier, reference: Reference,
                 if job.digest in known or job.digest in pending:
                     continue
                 stored = store.get(model.id, job)
-                if stored is not None:
+                if stored is not None and engine is not None and is_transient(stored):
+                    retry.add(job.digest)  # out of device memory last time: compute again, once
+                    pending[job.digest] = job
+                elif stored is not None:
                     known[job.digest] = stored
                     out.reused += 1
                     found += 1
@@ -69,6 +73,8 @@ def run_tasks(model: Model, tasks: list[Task], tier: Tier, reference: Reference,
         if progress:
             progress("round", todo)
         for job, result in engine.run(todo):
+            if job.digest in retry and is_transient(result):
+                result = replace(result, reason=result.reason + RECURRED)
             store.put(model.id, job, result)
             known[job.digest] = result
             out.computed += 1

@@ -146,6 +146,8 @@ def serve(source: str, weights: str | None) -> int:
         job = job_from_dict(msg["job"])
         result = run_job(job, calc)
         chan.send({"type": "result", "digest": job.digest, "result": result.to_dict()})
+    for engine in engines.values():
+        engine.close()  # CHGNet's graph workers
     return 0
 
 

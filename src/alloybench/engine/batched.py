@@ -36,7 +36,8 @@ Backends (``make_backend``):
   collation; no torch-sim needed (Python 3.11 and CPU CI).
 - ``CHGNetBackend``: CHGNet's own batched ``predict_graph``.
 - ``MatglBackend``: matgl potentials on a PyG ``Batch`` of graphs.
-- ``DeepMDBackend``: DeePMD/DPA frames of equal size in one ``DeepPot.eval``.
+- ``DeepMDBackend``: DeePMD/DPA frames in one ``DeepPot.eval`` per size group
+  (smaller frames padded with virtual atoms).
 - ``CalculatorBackend``: loops one ASE calculator (no speed-up); the torch-free
   stand-in that tests the broker with EMT.
 """
@@ -49,6 +50,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -223,7 +225,7 @@ class CHGNetBackend:
         self.model = calculator.model
         self.device = str(calculator.device)
         self.stress_weight = float(calculator.stress_weight)  # GPa -> eV/Å^3
-        self.graph_workers = default_threads() - 1 if graph_workers is None else graph_workers
+        self.graph_workers = _graph_workers() if graph_workers is None else graph_workers
         self._pool = None
         self.calls = 0
         self.batch_sizes: list[int] = []
@@ -241,8 +243,13 @@ class CHGNetBackend:
             # spawn: the parent may hold a CUDA context, which forked children must not inherit
             self._pool = ProcessPoolExecutor(self.graph_workers, mp_context=mp.get_context("spawn"),
                                              initializer=_chgnet_pool_init, initargs=(self.model.graph_converter,))
-        chunk = -(-len(crystals) // self.graph_workers)
-        return [pickle.loads(g) for g in self._pool.map(_chgnet_graph, crystals, chunksize=chunk)]
+        chunk = max(1, len(crystals) // (4 * self.graph_workers))  # small chunks: big cells come first
+        try:
+            return [pickle.loads(g) for g in self._pool.map(_chgnet_graph, crystals, chunksize=chunk)]
+        except BrokenProcessPool:  # a worker died (killed, out of host memory): build here from now on
+            self.close()
+            self.graph_workers = 0
+            return [self.model.graph_converter(c) for c in crystals]
 
     def close(self) -> None:
         if self._pool is not None:
@@ -264,6 +271,16 @@ class CHGNetBackend:
             stress = full_3x3_to_voigt_6_stress(np.asarray(p["s"], dtype=float)) * self.stress_weight
             out.append(Evaluation(float(p["e"]) * factor, np.asarray(p["f"], dtype=float), stress))
         return out
+
+
+def _graph_workers() -> int:
+    """Graph-building processes: the cores this process may use (ALLOYBENCH_THREADS
+    if set) less the one running the engine, at most 16."""
+    if os.environ.get("ALLOYBENCH_THREADS"):
+        cores = int(os.environ["ALLOYBENCH_THREADS"])
+    else:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(0, min(16, cores - 1))
 
 
 def _usable_cuda_bytes(torch, dev) -> int:
@@ -392,7 +409,6 @@ class DeepMDBackend:
                 out[i] = Evaluation(float(np.asarray(e[k]).reshape(-1)[0]),
                                     np.asarray(f[k], dtype=float).reshape(width, 3)[:len(atoms)], stress)
         return out  # type: ignore[return-value]
-
 
     def _groups(self, structures: list[Atoms]) -> list[tuple[int, list[int]]]:
         """(padded width, frame indices) per ``DeepPot.eval`` call."""
@@ -642,6 +658,12 @@ class BatchedEngine:
         return out
 
     # -- main loop
+    def close(self) -> None:
+        """Release what the backend holds besides the model (CHGNet's graph workers)."""
+        backend = self._backend
+        if backend is not None and hasattr(backend, "close"):
+            backend.close()
+
     def run(self, jobs: Iterable[Job]) -> Iterator[tuple[Job, Result]]:
         jobs = list(jobs)
         if not jobs:

@@ -21,12 +21,16 @@ from alloybench.jobs import Job, Result
 # as a failed handle creation or allocation), usually by another process sharing it
 TRANSIENT_MARKERS = ("out of memory", "out-of-memory", "outofmemoryerror", "cusolverdncreate",
                      "cublas_status_alloc_failed")
+# appended to a transient failure that recurred when computed again: then it is the
+# Job's own (a cell too big for the card), kept like any failure, never retried again
+RECURRED = " [recurred when computed again: kept]"
 
 
 def is_transient(result: Result) -> bool:
-    """A failure that says nothing about the model: the device ran out of resources."""
+    """A failure that may say nothing about the model: the device ran out of resources,
+    and it has not yet recurred on a second attempt.  The runner computes these again."""
     reason = (result.reason or "").lower()
-    return not result.ok and any(m in reason for m in TRANSIENT_MARKERS)
+    return not result.ok and RECURRED.lower() not in reason and any(m in reason for m in TRANSIENT_MARKERS)
 
 
 SCHEMA = """
@@ -84,13 +88,8 @@ class Store:
         self.close()
 
     def get(self, model_id: str, job: Job) -> Result | None:
-        """The stored Result, or None if absent or a transient failure (out of memory,
-        e.g. another process held the GPU): those are computed again, not reused."""
         row = self._db.execute("SELECT result FROM results WHERE key = ?", (result_key(model_id, job),)).fetchone()
-        if not row:
-            return None
-        result = Result.from_dict(json.loads(row[0]))
-        return None if is_transient(result) else result
+        return Result.from_dict(json.loads(row[0])) if row else None
 
     def get_many(self, model_id: str, jobs: Iterable[Job]) -> dict[str, Result]:
         """job digest -> Result for the stored ones."""
