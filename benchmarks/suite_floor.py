@@ -33,7 +33,7 @@ def main() -> None:
     wall = doc["timing"]["wall_seconds"]
     total = sum(r[1] for r in per_task.values())
     floor = total * args.us_per_atom * 1e-6
-    print(f"| task | Jobs | atom-evaluations | floor s |")
+    print("| task | Jobs | atom-evaluations | floor s |")
     print("|---|---:|---:|---:|")
     for task, (n, evals, _) in sorted(per_task.items()):
         print(f"| {task} | {n} | {evals:,} | {evals * args.us_per_atom * 1e-6:.1f} |")

@@ -3,7 +3,7 @@
     python benchmarks/worker_overhead.py
 """
 
-import sys, time, statistics, json
+import time
 from ase.build import bulk
 from alloybench.engine.serial import SerialEngine
 from alloybench.engine.subprocess import SubprocessEngine

@@ -6,9 +6,8 @@ import numpy as np
 import pytest
 from ase.calculators.emt import EMT
 
-from alloybench.jobs import Result, Structure
+from alloybench.jobs import Result
 from alloybench.runner import run_tasks
-from alloybench.engine.serial import run_job
 from alloybench.tasks.base import Context
 from alloybench.tasks.precipitate_gsf import (
     SPECS, PrecipitateGSFTask, base_job_name, displacement_vector, fault_area, fault_job_name, faulted_cell,

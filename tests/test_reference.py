@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from ase.io import read
 
-from alloybench.reference import Reference, load_reference
+from alloybench.reference import Reference
 from alloybench.tasks.bulk import reduced_cellpar
 
 from conftest import SHARED

@@ -44,10 +44,8 @@ Backends (``make_backend``):
 
 from __future__ import annotations
 
-import os
 import pickle
 import threading
-import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures.process import BrokenProcessPool
@@ -274,13 +272,11 @@ class CHGNetBackend:
 
 
 def _graph_workers() -> int:
-    """Graph-building processes: the cores this process may use (ALLOYBENCH_THREADS
-    if set) less the one running the engine, at most 16."""
-    if os.environ.get("ALLOYBENCH_THREADS"):
-        cores = int(os.environ["ALLOYBENCH_THREADS"])
-    else:
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(0, min(16, cores - 1))
+    """Graph-building processes: the cores this process may use less the one running
+    the engine, at most 16."""
+    from alloybench.models.adapters import threads
+
+    return max(0, min(16, threads() - 1))
 
 
 def _usable_cuda_bytes(torch, dev) -> int:
@@ -397,12 +393,9 @@ class DeepMDBackend:
                 coords[k, :len(a)] = a.get_positions()
                 types[k, :len(a)] = [self.type_dict[s] for s in a.get_chemical_symbols()]
             cells = np.stack([np.asarray(a.get_cell()).reshape(-1) for a in frames])
-            if self.mixed_types:
-                e, f, v = self.dp.eval(coords=coords.reshape(len(frames), -1), cells=cells, atom_types=types,
-                                       mixed_type=True)[:3]
-            else:
-                e, f, v = self.dp.eval(coords=coords.reshape(len(frames), -1), cells=cells,
-                                       atom_types=types[0].tolist())[:3]
+            by_frame = ({"atom_types": types, "mixed_type": True} if self.mixed_types
+                        else {"atom_types": types[0].tolist()})
+            e, f, v = self.dp.eval(coords=coords.reshape(len(frames), -1), cells=cells, **by_frame)[:3]
             for k, (i, atoms) in enumerate(zip(idx, frames)):
                 # as deepmd.calculator.DP: -virial / volume, read in Voigt order from the flat 3x3
                 stress = (-np.asarray(v[k], dtype=float).reshape(9) / atoms.get_volume())[[0, 4, 8, 5, 2, 1]]
@@ -451,6 +444,11 @@ def _sevennet_options(model) -> tuple[str, str | None]:
     return weights, modal
 
 
+def _calculator_source(model, calculator: Calculator | None) -> Callable[[], Calculator]:
+    """The model's calculator: the one already loaded, else a fresh load."""
+    return (lambda: calculator) if calculator is not None else model.make_calculator
+
+
 def make_backend(model, device: str | None = None, prefer: str = "auto", enable_cueq: bool | None = None,
                  calculator: Calculator | None = None) -> Backend:
     """A batched backend for a resolved :class:`alloybench.models.Model`.
@@ -466,8 +464,9 @@ def make_backend(model, device: str | None = None, prefer: str = "auto", enable_
     if enable_cueq is None:
         enable_cueq = cueq_requested()
     dev = device or default_device()
+    loaded = _calculator_source(model, calculator)
     if prefer == "loop":
-        return CalculatorBackend((lambda: calculator) if calculator is not None else model.make_calculator)
+        return CalculatorBackend(loaded)
     if model.family == "sevennet":
         weights, modal = _sevennet_options(model)
         why = torch_sim_available()
@@ -479,11 +478,11 @@ def make_backend(model, device: str | None = None, prefer: str = "auto", enable_
             raise MissingExtra(f"batched SevenNet through torch-sim ({why})", "gpu", "torch-sim-atomistic")
         return SevenNetBackend(weights, device=dev, modal=modal, enable_cueq=enable_cueq)
     if model.family == "deepmd" and prefer in ("auto", "native"):
-        return DeepMDBackend(calculator if calculator is not None else model.make_calculator())
+        return DeepMDBackend(loaded())
     if model.family == "matgl" and prefer in ("auto", "native"):
-        return MatglBackend(calculator if calculator is not None else model.make_calculator())
+        return MatglBackend(loaded())
     if model.family == "chgnet" and prefer in ("auto", "native"):
-        return CHGNetBackend(calculator if calculator is not None else model.make_calculator())
+        return CHGNetBackend(loaded())
     if model.family == "mace" and prefer in ("auto", "torch-sim"):
         if torch_sim_available() is not None:
             raise MissingExtra("batched MACE", "gpu", "torch-sim-atomistic")
@@ -744,14 +743,10 @@ def batched_engine_for(model, device: str | None = None, prefer: str = "auto", m
                        enable_cueq: bool | None = None, calculator: Calculator | None = None) -> BatchedEngine:
     """The engine ``alloybench run --engine batched`` uses: the model's batched backend,
     falling back to the serial ASE path when the model has none."""
-    fallback = (lambda: calculator) if calculator is not None else model.make_calculator
     return BatchedEngine(lambda: make_backend(model, device=device, prefer=prefer, enable_cueq=enable_cueq,
                                               calculator=calculator),
-                         fallback=fallback, max_atoms=max_atoms)
+                         fallback=_calculator_source(model, calculator), max_atoms=max_atoms)
 
-
-def default_threads() -> int:
-    return int(os.environ.get("ALLOYBENCH_THREADS", "0")) or (os.cpu_count() or 1)
 
 
 __all__ = ["Backend", "BatchedEngine", "CalculatorBackend", "CHGNetBackend", "DeepMDBackend", "Evaluation", "MatglBackend", "SevenNetBackend",

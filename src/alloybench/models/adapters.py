@@ -41,13 +41,18 @@ def cueq_requested() -> bool:
     return os.environ.get("ALLOYBENCH_CUEQ", "").strip().lower() in ("1", "true", "yes")
 
 
+def threads() -> int:
+    """Cores this process may use: ALLOYBENCH_THREADS if set, else its CPU affinity."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return int(os.environ.get("ALLOYBENCH_THREADS", "0")) or cores
+
+
 def _torch_threads() -> None:
     """Use every core we were given; torch defaults can oversubscribe small machines."""
     try:
         import torch
 
-        n = int(os.environ.get("ALLOYBENCH_THREADS", "0")) or (os.cpu_count() or 1)
-        torch.set_num_threads(n)
+        torch.set_num_threads(threads())
     except ImportError:
         pass
 

@@ -77,7 +77,7 @@ def markdown(docs: list[dict[str, Any]]) -> str:
         covered = [e for e in ("Al", "Cu", "Mg", "Zn") if not d["run"].get("elements") or e in d["run"]["elements"]]
         scope = "Al-Cu-Mg-Zn" if len(covered) == 4 else "-".join(covered)
         lines.append(f"| {_escape_md(d['model']['name'])} | {_escape_md(d['model'].get('family', ''))} | {scope} | {overall} | {cats} | "
-                     f"{s['n_failed']} | {wall} | {_escape_md(str((d.get('timing') or {}).get('device', '')))} | "
+                     f"{s['n_failed']} | {wall} | {_escape_md(str(timing.get('device', '')))} | "
                      f"{d['run'].get('tier', '')} | {d['run'].get('date', '')[:10]} |")
     lines += ["", "Scores are 0..1 (1 = within the 'good' threshold of DFT for every metric); "
               "thresholds are in `alloybench/scoring/metrics.yaml`. Wall s is the run's own wall time; a resumed "
