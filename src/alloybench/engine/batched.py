@@ -214,7 +214,7 @@ class CHGNetBackend:
     calculator does), the forward pass is one batch."""
 
     name = "chgnet-batch"
-    # CHGNet's line-graph construction is a pure-Python loop (~0.13-0.25 s for 256 atoms,
+    # CHGNet's line-graph construction is a pure-Python loop (~0.13 s for 256 atoms,
     # holding the GIL): a batch of 100+ cells would spend seconds per step on one core
     # while the GPU waits, so large batches build their graphs in worker processes
     pool_min_structures = 8
