@@ -19,8 +19,7 @@ from alloybench.jobs import Job, Result
 
 # device-resource errors: the card's memory was exhausted (cuSOLVER/cuBLAS report it
 # as a failed handle creation or allocation), usually by another process sharing it
-TRANSIENT_MARKERS = ("out of memory", "out-of-memory", "outofmemoryerror", "cusolverdncreate",
-                     "cublas_status_alloc_failed")
+TRANSIENT_MARKERS = ("out of memory", "outofmemoryerror", "cusolverdncreate", "cublas_status_alloc_failed")
 # appended to a transient failure that recurred when computed again: then it is the
 # Job's own (a cell too big for the card), kept like any failure, never retried again
 RECURRED = " [recurred when computed again: kept]"
