@@ -128,6 +128,38 @@ def test_interrupted_run_resumes_with_only_missing_jobs(tmp_path, reference, emt
     assert values == {m.key: m.value for m in complete.metrics}
 
 
+
+class RecordingEngine(CountingEngine):
+    """Serial engine that keeps the Jobs of each ``run`` call (one call = one round)."""
+
+    def __init__(self):
+        super().__init__()
+        self.calls: list[list[str]] = []
+
+    def run(self, jobs):
+        jobs = list(jobs)
+        self.calls.append([j.name for j in jobs])
+        yield from super().run(jobs)
+
+
+def test_resumed_run_sends_every_ready_job_in_one_round(tmp_path, reference, emt_model):
+    """Stored results unlock later stages before anything runs: with Al's relaxation stored
+    and Cu's missing, Al's elastic strains go to the engine together with Cu's relaxation
+    (a batched engine then fills the card with both), not one round later."""
+    al, alcu = (replace(emt_model, elements=frozenset(e)) for e in ({"Al"}, {"Al", "Cu"}))
+    with Store(tmp_path / "fresh.sqlite") as s:
+        fresh = RecordingEngine()
+        complete = run_tasks(alcu, [BulkTask(), ElasticTask()], "quick", reference, s, fresh)
+    with Store(tmp_path / "r.sqlite") as s:
+        run_tasks(al, [BulkTask()], "quick", reference, s, CountingEngine())
+        resumed_engine = RecordingEngine()
+        resumed = run_tasks(alcu, [BulkTask(), ElasticTask()], "quick", reference, s, resumed_engine)
+    first = resumed_engine.calls[0]
+    assert "relax/Cu" in first
+    assert any(n.startswith("strain/Al/") for n in first), first
+    assert "relax/Al" not in first and len(resumed_engine.calls) == len(fresh.calls)
+    assert {m.key: m.value for m in resumed.metrics} == {m.key: m.value for m in complete.metrics}
+
 def _m(status="ok", value=1.0, ref=1.0, group="lattice_constant"):
     return Metric("t", "x", f"{status}{value}{ref}", group, "Å", value if status == "ok" else None, ref, status=status)
 

@@ -45,29 +45,32 @@ def run_tasks(model: Model, tasks: list[Task], tier: Tier, reference: Reference,
     out = RunOutcome(metrics=[])
     retry: set[str] = set()
     for round_no in range(1, MAX_ROUNDS + 1):
-        views = _views(tasks, ctx, known, built)
-        pending: dict[str, Job] = {}
-        found = 0
-        for task in tasks:
-            jobs = task.build(ctx, views[task.name])
-            built[task.name] = jobs
-            for job in jobs:
-                if job.digest in known or job.digest in pending:
-                    continue
-                stored = store.get(model.id, job)
-                if stored is not None and engine is not None and is_transient(stored):
-                    retry.add(job.digest)  # out of device memory last time: compute again, once
-                    pending[job.digest] = job
-                elif stored is not None:
-                    known[job.digest] = stored
-                    out.reused += 1
-                    found += 1
-                else:
-                    pending[job.digest] = job
-        if not pending or engine is None:  # engine None: analyse stored results only
+        # build until the store adds nothing new: a resumed run then hands the engine every
+        # Job that is ready at once, instead of a round of the first stage's leftovers first
+        while True:
+            views = _views(tasks, ctx, known, built)
+            pending: dict[str, Job] = {}
+            found = 0
+            for task in tasks:
+                jobs = task.build(ctx, views[task.name])
+                built[task.name] = jobs
+                for job in jobs:
+                    if job.digest in known or job.digest in pending:
+                        continue
+                    stored = store.get(model.id, job)
+                    if stored is not None and engine is not None and is_transient(stored):
+                        retry.add(job.digest)  # out of device memory last time: compute again, once
+                        pending[job.digest] = job
+                    elif stored is not None:
+                        known[job.digest] = stored
+                        out.reused += 1
+                        found += 1
+                    else:
+                        pending[job.digest] = job
             if not found:
                 break
-            continue  # stored results may unlock further Jobs (resume): build again
+        if not pending or engine is None:  # engine None: analyse stored results only
+            break
         out.rounds = round_no
         todo = sorted(pending.values(), key=lambda j: (j.task, j.name))
         if progress:
