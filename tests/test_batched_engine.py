@@ -113,6 +113,41 @@ def test_oom_splits_and_a_rejected_structure_fails_alone():
     assert results["static/0"].ok and results["full/0"].ok
 
 
+
+class _Hungry(CalculatorBackend):
+    """EMT that holds ``per_atom`` bytes of touched memory per atom during each call, as
+    DPA3 on a CPU does (~50 MB per atom)."""
+
+    per_atom = 1_000_000
+
+    def evaluate(self, structures):
+        held = np.ones(sum(len(a) for a in structures) * self.per_atom // 8)
+        out = super().evaluate(structures)
+        del held
+        return out
+
+
+def test_cpu_budget_follows_the_memory_a_call_takes(monkeypatch):
+    """On the CPU running out of memory kills the process, so the first batch is small and
+    the budget is what the host's free memory allows at the measured bytes per atom:
+    here 0.7 x 0.5 GB / 1 MB = 350 atoms, i.e. five 64-atom cells, not all twenty."""
+    from alloybench.engine import batched
+
+    real = batched._host_memory
+    if real() is None:
+        pytest.skip("no /proc memory figures on this platform")
+    monkeypatch.setattr(batched, "_host_memory", lambda: (real()[0], 500_000_000))
+    cell = Structure.from_atoms(bulk("Al", "fcc", a=4.05, cubic=True) * (2, 2, 4))  # 64 atoms
+    jobs = [Job("t", f"s{i}", cell) for i in range(20)]
+    backend = _Hungry(EMT)
+    engine = BatchedEngine(backend)
+    results = [r for _, r in engine.run(jobs)]
+    assert all(r.ok for r in results) and len(results) == 20
+    assert engine.stats["bytes_per_atom"] >= 0.9 * _Hungry.per_atom
+    assert 64 <= engine.max_atoms <= 0.7 * 500_000_000 / (0.9 * _Hungry.per_atom)
+    assert backend.batch_sizes[0] * 64 <= 256  # the probe: four cells, before anything is known
+    assert max(backend.batch_sizes) * 64 <= max(256, engine.max_atoms) and len(backend.batch_sizes) >= 4
+
 def test_backend_that_cannot_be_built_falls_back_to_serial():
     def broken():
         raise UserError("model family 'eam' has no batched path; use the serial engine")

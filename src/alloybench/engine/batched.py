@@ -26,7 +26,13 @@ as Jobs finish, new ones are admitted (in-flight batching).  On CUDA the first
 batch is a probe of at most ``probe_atoms``; its peak memory per atom sets the
 budget to ``memory_fraction`` of the memory still free on the card (other
 processes sharing it keep theirs); a CUDA out-of-memory error halves
-the batch and the budget.
+the batch and the budget.  On the CPU an exhausted host is not an exception but a
+killed process, so the budget is calibrated before it grows: the first batch is
+at most ``cpu_probe_atoms``, and the resident memory it added per atom (an upper
+bound, from the process's peak RSS) caps the budget at ``memory_fraction`` of
+the host's available memory, and at 4096 atoms.  DPA3 on the CPU needs ~50 MB per
+atom (12.7 GB peak for one 256-atom cell): two such cells in one call would kill a
+24 GB host.
 
 Backends (``make_backend``):
 - ``TorchSimBackend``: any torch-sim ModelInterface (``sevenn.torchsim.SevenNetModel``
@@ -44,6 +50,7 @@ Backends (``make_backend``):
 
 from __future__ import annotations
 
+import os
 import pickle
 import threading
 from collections import deque
@@ -284,6 +291,42 @@ def _usable_cuda_bytes(torch, dev) -> int:
     processes sharing the card have taken theirs already) plus PyTorch's own cache."""
     free, _total = torch.cuda.mem_get_info(dev)
     return int(free + torch.cuda.memory_reserved(dev) - torch.cuda.memory_allocated(dev))
+
+
+def _host_memory() -> tuple[int, int] | None:
+    """(this process's resident bytes, bytes the host can still give it), from /proc and
+    the cgroup limit if one is set; None where these cannot be read (not Linux)."""
+    try:
+        with open("/proc/self/statm") as fh:
+            rss = int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        with open("/proc/meminfo") as fh:
+            available = next(int(line.split()[1]) * 1024 for line in fh if line.startswith("MemAvailable:"))
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None
+    try:  # a container's own limit may be far below the host's memory
+        with open("/sys/fs/cgroup/memory.max") as fh:
+            limit = fh.read().strip()
+        with open("/sys/fs/cgroup/memory.current") as fh:
+            if limit != "max":
+                available = min(available, int(limit) - int(fh.read()))
+    except (OSError, ValueError):
+        pass
+    return rss, max(0, available)
+
+
+def _reset_peak_rss() -> None:
+    """Start this process's peak-RSS mark (VmHWM) afresh, so that the next reading is
+    one call's peak; where the kernel refuses, the mark stays and only overestimates."""
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+    except OSError:
+        pass
+
+
+def _peak_rss_bytes() -> int:
+    with open("/proc/self/status") as fh:
+        return next(int(line.split()[1]) * 1024 for line in fh if line.startswith("VmHWM:"))
 
 
 _POOL_CONVERTER = None
@@ -560,8 +603,9 @@ class BatchedEngine:
 
     ``backend`` evaluates lists of structures (see module doc); ``fallback``
     makes an ASE calculator for the serial path, used when the backend cannot be
-    built.  ``max_atoms`` bounds the atoms in flight (None: 4096 on CPU, device
-    calibrated on CUDA); ``max_systems`` bounds the Jobs in flight."""
+    built.  ``max_atoms`` bounds the atoms in flight (None: calibrated from the
+    first batch's memory per atom, on CUDA and on the CPU); ``max_systems`` bounds
+    the Jobs in flight."""
 
     name = "batched"
 
@@ -575,7 +619,9 @@ class BatchedEngine:
         self._calibrated = max_atoms is not None
         self.max_systems = max_systems
         self.probe_atoms = 2048  # CUDA: atoms admitted before memory per atom is known
-        self.memory_fraction = 0.7  # CUDA: share of the card's free memory the budget may plan for
+        self.cpu_probe_atoms = 256  # CPU: the same, smaller, since running out there kills the process
+        self.cpu_max_atoms = 4096  # CPU: more atoms per call buy little once the cores are busy
+        self.memory_fraction = 0.7  # share of the free memory (card or host) the budget may plan for
         self.stats: dict[str, Any] = {"batched_calls": 0, "structures_evaluated": 0, "oom_splits": 0,
                                       "single_retries": 0, "max_batch_atoms": 0, "fallback_jobs": 0}
 
@@ -588,10 +634,13 @@ class BatchedEngine:
         return self._backend  # type: ignore[return-value]
 
     def _budget(self) -> int:
-        if self.max_atoms is None:
+        if self.max_atoms is None:  # until the first batch has measured bytes per atom
             if self.backend.device.startswith("cuda"):
-                return self.probe_atoms  # until the first batch has measured bytes per atom
-            self.max_atoms = 4096
+                return self.probe_atoms
+            if _host_memory() is None:  # no way to measure here (not Linux): the plain cap
+                self.max_atoms = self.cpu_max_atoms
+                return self.max_atoms
+            return self.cpu_probe_atoms
         return self.max_atoms
 
     # -- evaluation with OOM splitting and per-structure isolation
@@ -644,6 +693,9 @@ class BatchedEngine:
 
             torch.cuda.reset_peak_memory_stats()
             base = torch.cuda.memory_allocated()
+        rss_before = None if cuda or self._calibrated else _host_memory()
+        if rss_before is not None:
+            _reset_peak_rss()
         out = self.backend.evaluate(structures)
         self.stats["batched_calls"] += 1
         self.stats["structures_evaluated"] += len(structures)
@@ -654,6 +706,15 @@ class BatchedEngine:
             self.max_atoms = int(max(256, min(200_000, self.memory_fraction * usable / per_atom)))
             self.stats["bytes_per_atom"] = per_atom
             self._calibrated = True
+        if rss_before is not None and n >= 64:
+            after = _host_memory()
+            if after is not None:
+                added = max(0, _peak_rss_bytes() - rss_before[0])  # an upper bound of what the call took
+                per_atom = max(1.0, added / n)
+                usable = after[1] + max(0, after[0] - rss_before[0])  # free + what this call left cached
+                self.max_atoms = int(max(1, min(self.cpu_max_atoms, self.memory_fraction * usable / per_atom)))
+                self.stats["bytes_per_atom"] = per_atom
+                self._calibrated = True
         return out
 
     # -- main loop
