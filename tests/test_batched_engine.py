@@ -148,6 +148,27 @@ def test_cpu_budget_follows_the_memory_a_call_takes(monkeypatch):
     assert backend.batch_sizes[0] * 64 <= 256  # the probe: four cells, before anything is known
     assert max(backend.batch_sizes) * 64 <= max(256, engine.max_atoms) and len(backend.batch_sizes) >= 4
 
+
+@pytest.mark.parametrize("device, groups", [
+    ("cpu", [(256, 2), (26, 1), (20, 1), (13, 2), (7, 1)]),  # exact sizes: padding costs a CPU time
+    ("cuda:0", [(256, 2), (26, 5)]),  # a card: up to 128 padded atoms per frame beats another call
+])
+def test_deepmd_size_groups_follow_the_device(device, groups):
+    """DeePMD's padding policy (no deepmd needed: the grouping is plain Python)."""
+    from alloybench.engine.batched import DeepMDBackend
+
+    backend = DeepMDBackend.__new__(DeepMDBackend)
+    backend.mixed_types, backend.device = True, device
+    if not device.startswith("cuda"):
+        backend.max_padding, backend.pad_atoms = 0.0, 0  # what __init__ sets off a card
+    sizes = [13, 256, 7, 26, 20, 256, 13]
+    cells = [bulk("Al", "sc", a=3.0) * (n, 1, 1) for n in sizes]
+    assert [(w, len(idx)) for w, idx in backend._groups(cells)] == groups
+    # every frame in exactly one group, no frame wider than its group
+    flat = sorted(i for _, idx in backend._groups(cells) for i in idx)
+    assert flat == list(range(len(sizes)))
+    assert all(sizes[i] <= w for w, idx in backend._groups(cells) for i in idx)
+
 def test_backend_that_cannot_be_built_falls_back_to_serial():
     def broken():
         raise UserError("model family 'eam' has no batched path; use the serial engine")

@@ -399,10 +399,15 @@ class DeepMDBackend:
 
     name = "deepmd-batch"
 
-    # frames of different sizes share one call padded with virtual atoms (type -1, which
-    # the PyTorch models mask exactly) while padding adds at most this share of atoms:
-    # a batch of surface slabs of ten sizes is then one or two calls, not ten
+    # Frames of different sizes may share one call, padded with virtual atoms (type -1,
+    # which the PyTorch models mask exactly).  Measured (benchmarks/deepmd_batch.py,
+    # docs/performance_gpu.md): on an H200 a DPA3 call costs ~0.2 s whatever its size up to
+    # ~1000 atoms and ~0.2 ms per atom beyond, so a padded atom is ~1000x cheaper than
+    # another call: on a card a frame is padded by up to 25% or 128 atoms, whichever is more.
+    # On a CPU the cost follows the atoms (20 small slabs padded into 4 calls took 1.5x the
+    # time of 8 exact-size calls): exact sizes only.
     max_padding = 0.25
+    pad_atoms = 128
 
     def __init__(self, calculator: Calculator):
         self.dp = calculator.dp
@@ -417,6 +422,8 @@ class DeepMDBackend:
             self.device = str(DEVICE)
         except ImportError:
             self.device = "cpu"
+        if not self.device.startswith("cuda"):
+            self.max_padding, self.pad_atoms = 0.0, 0
         self.calls = 0
         self.batch_sizes: list[int] = []
 
@@ -456,7 +463,8 @@ class DeepMDBackend:
         groups: list[tuple[int, list[int]]] = []
         for i in sorted(range(len(structures)), key=lambda i: -len(structures[i])):
             n = len(structures[i])
-            if groups and n * (1 + self.max_padding) >= groups[-1][0]:
+            width = groups[-1][0] if groups else 0
+            if groups and (n * (1 + self.max_padding) >= width or width - n <= self.pad_atoms):
                 groups[-1][1].append(i)
             else:
                 groups.append((n, [i]))
