@@ -12,12 +12,12 @@
 # Build the tarballs with `bash benchmarks/gpu_pack.sh`.  Lessons (docs/performance_gpu.md):
 # serial runs sharing a card time-slice it badly (session 2); two batched runs on one card
 # collided on memory before the budget followed the driver's free memory (session 4).  One
-# batched run per card is the plan.  Left for the next lease: DPA3-LAM mptrj, e.g.
-#   setup A; setup B   (two calls: each tarball is one call's carry)
+# batched run per card is the plan.  A resumed run, e.g. (session 5, DPA3-LAM mptrj):
+#   setup A; setup Bm   (two calls: each tarball is one call's carry; Bm = B without openlam)
 #   launch dpa3-lam-2025.3.14-mptrj 0 batched dpa3-lam-2025.3.14-mptrj=/tmp/ab-site/_weights/2025-03-14-dpa3-mptrj.pth
-# after gunzipping docs/results/standard-partial/NAME.sqlite.gz to /tmp/lb/NAME/results.sqlite (resume).
+# after gunzipping docs/results/standard/NAME/results.sqlite.gz to /tmp/lb/NAME/results.sqlite.
 #
-#   bash benchmarks/gpu_leaderboard.sh setup A|B|C
+#   bash benchmarks/gpu_leaderboard.sh setup A|B|Bm|C
 #   bash benchmarks/gpu_leaderboard.sh launch NAME GPU ENGINE MODEL_SPEC   # out: /tmp/lb/NAME
 #   bash benchmarks/gpu_leaderboard.sh status
 #   bash benchmarks/gpu_leaderboard.sh collect DEADLINE_S   # waits for the runs, tars them into $OUT
@@ -50,7 +50,8 @@ launch)
 status)
   for d in "$lb"/*/; do
     n=$(basename "$d"); st=running; [ -e "$d/DONE" ] && st="done $(tail -1 "$d/card.txt")"
-    echo "$n: $st; $(python3 -c "import sqlite3,sys; print(sqlite3.connect('file:$d/results.sqlite?mode=ro', uri=True).execute('select count(*) from results').fetchone()[0], 'results')" 2>/dev/null)"
+    # a resumed run replaces the rows it recomputes: count those written since this run began too
+    echo "$n: $st; $(python3 -c "import sqlite3; c = sqlite3.connect('file:$d/results.sqlite?mode=ro', uri=True); print(c.execute('select count(*) from results').fetchone()[0], 'results,', c.execute('select count(*) from results where created >= (select max(started) from runs)').fetchone()[0], 'written by the last run')" 2>/dev/null)"
     tail -2 "$d/log.txt" 2>/dev/null | cut -c1-300
   done
   nvidia-smi --query-gpu=index,utilization.gpu,memory.used --format=csv,noheader ;;

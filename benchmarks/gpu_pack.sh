@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build the package tarballs that benchmarks/gpu_leaderboard.sh unpacks on a lent GPU machine
 # (Python 3.12, CUDA torch already there, no network; each call may carry 64 MiB in all).
-#   bash benchmarks/gpu_pack.sh            -> .gpu/siteA.tar.xz .gpu/siteB.tar.xz .gpu/siteC.tar.xz .gpu/extra/
+#   bash benchmarks/gpu_pack.sh            -> .gpu/siteA.tar.xz .gpu/siteB.tar.xz .gpu/siteBm.tar.xz .gpu/siteC.tar.xz .gpu/extra/
 # siteA: SevenNet (checkpoints named in $SEVENN_KEEP, default SevenNet_l3i5), torch-sim, CHGNet (0.3.0 weights only), matgl and the
 #        shared matgl model folders (_models/); siteB: deepmd-kit with its compiled ops stubbed, plus
 #        the two DPA3-LAM checkpoints (_weights/, from $ALLOYBENCH_WEIGHTS/deepmd); siteC: cuEquivariance.
@@ -60,6 +60,10 @@ rm -rf "$B"/deepmd/lib/*.so "$B"/deepmd/lib/dp_ipi "$B"/deepmd/tf "$B"/deepmd/ja
 mkdir -p "$B/_weights"
 cp "$W"/deepmd/DPA3-LAM-2025.3.14-PES/*.pth "$B/_weights/" 2>/dev/null || echo "no DPA3 checkpoints under $W/deepmd"
 pack "$B" .gpu/siteB.tar.xz
+# siteBm: siteB with the mptrj checkpoint only; the repository (~24 MB) plus siteB (49 MB) is over
+# the 64 MiB a device call may carry, plus siteBm (23 MB) is not
+rm -f "$B"/_weights/*openlam*.pth
+pack "$B" .gpu/siteBm.tar.xz
 
 # siteC
 rm -rf "$work/whl" && mkdir -p "$work/whl"
