@@ -115,28 +115,33 @@ def test_oom_splits_and_a_rejected_structure_fails_alone():
 
 
 class _Hungry(CalculatorBackend):
-    """EMT that holds ``per_atom`` bytes of touched memory per atom during each call, as
-    DPA3 on a CPU does (~50 MB per atom)."""
+    """EMT that holds ``per_atom`` bytes of touched memory per atom during each call (Cu
+    atoms ``cu_factor`` times as much), as DPA3 on a CPU does (~44 MB per atom)."""
 
     per_atom = 1_000_000
+    cu_factor = 1
 
     def evaluate(self, structures):
-        held = np.ones(sum(len(a) for a in structures) * self.per_atom // 8)
+        cost = sum(len(a) * (self.cu_factor if a[0].symbol == "Cu" else 1) for a in structures)
+        held = np.ones(cost * self.per_atom // 8)
         out = super().evaluate(structures)
         del held
         return out
+
+
+def _hungry_host(monkeypatch):
+    from alloybench import hostmem
+
+    if hostmem.rss_bytes() is None or not hostmem.restart_peak():
+        pytest.skip("no restartable peak-RSS mark on this platform")
+    monkeypatch.setattr(hostmem, "available_bytes", lambda: 500_000_000)
 
 
 def test_cpu_budget_follows_the_memory_a_call_takes(monkeypatch):
     """On the CPU running out of memory kills the process, so the first batch is small and
     the budget is what the host's free memory allows at the measured bytes per atom:
     here 0.7 x 0.5 GB / 1 MB = 350 atoms, i.e. five 64-atom cells, not all twenty."""
-    from alloybench.engine import batched
-
-    real = batched._host_memory
-    if real() is None:
-        pytest.skip("no /proc memory figures on this platform")
-    monkeypatch.setattr(batched, "_host_memory", lambda: (real()[0], 500_000_000))
+    _hungry_host(monkeypatch)
     cell = Structure.from_atoms(bulk("Al", "fcc", a=4.05, cubic=True) * (2, 2, 4))  # 64 atoms
     jobs = [Job("t", f"s{i}", cell) for i in range(20)]
     backend = _Hungry(EMT)
@@ -149,18 +154,36 @@ def test_cpu_budget_follows_the_memory_a_call_takes(monkeypatch):
     assert max(backend.batch_sizes) * 64 <= max(256, engine.max_atoms) and len(backend.batch_sizes) >= 4
 
 
+@pytest.mark.parametrize("cu_first", [False, True])
+def test_cpu_budget_shrinks_when_a_later_call_takes_more(monkeypatch, cu_first):
+    """Every call is measured: Cu cells taking 3x Al's memory per atom, after ten Al cells
+    set the budget, bring it down to what the Cu cells allow; Al cells after Cu cells do
+    not raise it again (the most memory per atom seen holds)."""
+    _hungry_host(monkeypatch)
+    al = Structure.from_atoms(bulk("Al", "fcc", a=4.05, cubic=True) * (2, 2, 4))
+    cu = Structure.from_atoms(bulk("Cu", "fcc", a=3.61, cubic=True) * (2, 2, 4))
+    jobs = [Job("t", f"al{i}", al) for i in range(10)] + [Job("t", f"cu{i}", cu) for i in range(10)]
+    if cu_first:
+        jobs = jobs[10:] + jobs[:10]
+    backend = _Hungry(EMT)
+    backend.cu_factor = 3
+    engine = BatchedEngine(backend)
+    assert all(r.ok for _, r in engine.run(jobs))
+    assert engine.stats["bytes_per_atom"] >= 0.9 * 3 * _Hungry.per_atom
+    assert engine.max_atoms <= 0.7 * 500_000_000 / (0.9 * 3 * _Hungry.per_atom)  # ~130: two Cu cells at most
+
+
 @pytest.mark.parametrize("device, groups", [
     ("cpu", [(256, 2), (26, 1), (20, 1), (13, 2), (7, 1)]),  # exact sizes: padding costs a CPU time
     ("cuda:0", [(256, 2), (26, 5)]),  # a card: up to 128 padded atoms per frame beats another call
 ])
 def test_deepmd_size_groups_follow_the_device(device, groups):
     """DeePMD's padding policy (no deepmd needed: the grouping is plain Python)."""
-    from alloybench.engine.batched import DeepMDBackend
+    from alloybench.engine.batched import DeepMDBackend, _padding_policy
 
     backend = DeepMDBackend.__new__(DeepMDBackend)
-    backend.mixed_types, backend.device = True, device
-    if not device.startswith("cuda"):
-        backend.max_padding, backend.pad_atoms = 0.0, 0  # what __init__ sets off a card
+    backend.mixed_types = True
+    backend.max_padding, backend.pad_atoms = _padding_policy(device)  # as __init__ sets them
     sizes = [13, 256, 7, 26, 20, 256, 13]
     cells = [bulk("Al", "sc", a=3.0) * (n, 1, 1) for n in sizes]
     assert [(w, len(idx)) for w, idx in backend._groups(cells)] == groups
@@ -168,6 +191,23 @@ def test_deepmd_size_groups_follow_the_device(device, groups):
     flat = sorted(i for _, idx in backend._groups(cells) for i in idx)
     assert flat == list(range(len(sizes)))
     assert all(sizes[i] <= w for w, idx in backend._groups(cells) for i in idx)
+
+
+def test_deepmd_padding_stays_small_in_total():
+    """Padding by atoms is for small calls: one 100-atom frame with 250 tiny ones must not
+    become one call of 25,100 atoms (a card pays ~0.2 ms per atom past ~1000)."""
+    from alloybench.engine.batched import DeepMDBackend, _padding_policy
+
+    backend = DeepMDBackend.__new__(DeepMDBackend)
+    backend.mixed_types = True
+    backend.max_padding, backend.pad_atoms = _padding_policy("cuda")
+    sizes = [100] + [4] * 200 + [1] * 50
+    cells = [bulk("Al", "sc", a=3.0) * (n, 1, 1) for n in sizes]
+    groups = backend._groups(cells)
+    for width, idx in groups:
+        real = sum(sizes[i] for i in idx)
+        assert width * len(idx) <= max(backend.pad_call_atoms, 1.25 * real), (width, len(idx), real)
+    assert len(groups) <= 3 and sorted(i for _, idx in groups for i in idx) == list(range(len(sizes)))
 
 def test_backend_that_cannot_be_built_falls_back_to_serial():
     def broken():

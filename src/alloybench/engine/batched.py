@@ -28,9 +28,9 @@ budget to ``memory_fraction`` of the memory still free on the card (other
 processes sharing it keep theirs); a CUDA out-of-memory error halves
 the batch and the budget.  On the CPU an exhausted host is not an exception but a
 killed process, so the budget is calibrated before it grows: the first batch is
-at most ``cpu_probe_atoms``, and the resident memory it added per atom (an upper
-bound, from the process's peak RSS) caps the budget at ``memory_fraction`` of
-the host's available memory, and at 4096 atoms.  DPA3 on the CPU needs ~50 MB per
+at most ``cpu_probe_atoms``; every call's peak resident memory per atom is measured
+(``alloybench.hostmem``), and the largest seen caps the budget at ``memory_fraction``
+of what the host (or the container's limit) can still give, and at 4096 atoms.  DPA3 on the CPU needs ~50 MB per
 atom (12.7 GB peak for one 256-atom cell): two such cells in one call would kill a
 24 GB host.
 
@@ -50,7 +50,6 @@ Backends (``make_backend``):
 
 from __future__ import annotations
 
-import os
 import pickle
 import threading
 from collections import deque
@@ -63,6 +62,7 @@ import numpy as np
 from ase import Atoms
 from ase.calculators.calculator import Calculator, PropertyNotImplementedError, all_changes
 
+from alloybench import hostmem
 from alloybench.errors import MissingExtra, UserError
 from alloybench.jobs import Job, Result
 from alloybench.engine.serial import SerialEngine, run_job
@@ -293,42 +293,6 @@ def _usable_cuda_bytes(torch, dev) -> int:
     return int(free + torch.cuda.memory_reserved(dev) - torch.cuda.memory_allocated(dev))
 
 
-def _host_memory() -> tuple[int, int] | None:
-    """(this process's resident bytes, bytes the host can still give it), from /proc and
-    the cgroup limit if one is set; None where these cannot be read (not Linux)."""
-    try:
-        with open("/proc/self/statm") as fh:
-            rss = int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-        with open("/proc/meminfo") as fh:
-            available = next(int(line.split()[1]) * 1024 for line in fh if line.startswith("MemAvailable:"))
-    except (OSError, ValueError, IndexError, StopIteration):
-        return None
-    try:  # a container's own limit may be far below the host's memory
-        with open("/sys/fs/cgroup/memory.max") as fh:
-            limit = fh.read().strip()
-        with open("/sys/fs/cgroup/memory.current") as fh:
-            if limit != "max":
-                available = min(available, int(limit) - int(fh.read()))
-    except (OSError, ValueError):
-        pass
-    return rss, max(0, available)
-
-
-def _reset_peak_rss() -> None:
-    """Start this process's peak-RSS mark (VmHWM) afresh, so that the next reading is
-    one call's peak; where the kernel refuses, the mark stays and only overestimates."""
-    try:
-        with open("/proc/self/clear_refs", "w") as fh:
-            fh.write("5")
-    except OSError:
-        pass
-
-
-def _peak_rss_bytes() -> int:
-    with open("/proc/self/status") as fh:
-        return next(int(line.split()[1]) * 1024 for line in fh if line.startswith("VmHWM:"))
-
-
 _POOL_CONVERTER = None
 
 
@@ -399,15 +363,9 @@ class DeepMDBackend:
 
     name = "deepmd-batch"
 
-    # Frames of different sizes may share one call, padded with virtual atoms (type -1,
-    # which the PyTorch models mask exactly).  Measured (benchmarks/deepmd_batch.py,
-    # docs/performance_gpu.md): on an H200 a DPA3 call costs ~0.2 s whatever its size up to
-    # ~1000 atoms and ~0.2 ms per atom beyond, so a padded atom is ~1000x cheaper than
-    # another call: on a card a frame is padded by up to 25% or 128 atoms, whichever is more.
-    # On a CPU the cost follows the atoms (20 small slabs padded into 4 calls took 1.5x the
-    # time of 8 exact-size calls): exact sizes only.
-    max_padding = 0.25
+    max_padding = 0.25  # set per device in __init__ (_padding_policy)
     pad_atoms = 128
+    pad_call_atoms = 1024
 
     def __init__(self, calculator: Calculator):
         self.dp = calculator.dp
@@ -422,8 +380,8 @@ class DeepMDBackend:
             self.device = str(DEVICE)
         except ImportError:
             self.device = "cpu"
-        if not self.device.startswith("cuda"):
-            self.max_padding, self.pad_atoms = 0.0, 0
+        self.max_padding, self.pad_atoms = _padding_policy(self.device)
+        self.peak_atoms = 0  # atoms of the last call's largest DeepPot.eval (the engine's CPU memory gauge)
         self.calls = 0
         self.batch_sizes: list[int] = []
 
@@ -435,7 +393,9 @@ class DeepMDBackend:
             if unknown:
                 raise ValueError(f"model has no type for {sorted(unknown)}")
         out: list[Evaluation | None] = [None] * len(structures)
-        for width, idx in self._groups(structures):
+        groups = self._groups(structures)
+        self.peak_atoms = max((width * len(idx) for width, idx in groups), default=0)
+        for width, idx in groups:
             frames = [structures[i] for i in idx]
             coords = np.zeros((len(frames), width, 3))
             types = np.full((len(frames), width), -1, dtype=int)  # -1: a virtual atom, masked by the model
@@ -463,12 +423,24 @@ class DeepMDBackend:
         groups: list[tuple[int, list[int]]] = []
         for i in sorted(range(len(structures)), key=lambda i: -len(structures[i])):
             n = len(structures[i])
-            width = groups[-1][0] if groups else 0
-            if groups and (n * (1 + self.max_padding) >= width or width - n <= self.pad_atoms):
+            width, members = groups[-1] if groups else (0, [])
+            small_call = width * (len(members) + 1) <= self.pad_call_atoms
+            if groups and (n * (1 + self.max_padding) >= width or (width - n <= self.pad_atoms and small_call)):
                 groups[-1][1].append(i)
             else:
                 groups.append((n, [i]))
         return groups
+
+
+def _padding_policy(device: str) -> tuple[float, int]:
+    """(max_padding, pad_atoms) of the DeePMD backend on ``device``.  Measured
+    (benchmarks/deepmd_batch.py, docs/performance_gpu.md Session 5): on an H200 a DPA3 call
+    costs ~0.15-0.2 s whatever its size up to ~1000 atoms and ~0.2 ms per atom beyond, so
+    while a call stays under ``pad_call_atoms`` a padded atom is far cheaper than another
+    call: a frame is padded by up to 25% or 128 atoms.  On a CPU the cost follows the atoms
+    (20 small slabs padded into 4 calls took 1.5x the time of 8 exact-size calls): exact
+    sizes only."""
+    return (0.25, 128) if device.startswith("cuda") else (0.0, 0)
 
 
 def torch_sim_available() -> str | None:
@@ -624,7 +596,9 @@ class BatchedEngine:
         self._fallback = fallback
         self._serial: SerialEngine | None = None
         self.max_atoms = max_atoms
+        self._fixed = max_atoms is not None  # the caller's bound: never recalibrated
         self._calibrated = max_atoms is not None
+        self._cpu_bytes_per_atom = 0.0  # CPU: the most resident memory per atom a call has taken
         self.max_systems = max_systems
         self.probe_atoms = 2048  # CUDA: atoms admitted before memory per atom is known
         self.cpu_probe_atoms = 256  # CPU: the same, smaller, since running out there kills the process
@@ -645,8 +619,8 @@ class BatchedEngine:
         if self.max_atoms is None:  # until the first batch has measured bytes per atom
             if self.backend.device.startswith("cuda"):
                 return self.probe_atoms
-            if _host_memory() is None:  # no way to measure here (not Linux): the plain cap
-                self.max_atoms = self.cpu_max_atoms
+            if hostmem.rss_bytes() is None or hostmem.available_bytes() is None:
+                self.max_atoms = self.cpu_max_atoms  # no way to measure here (not Linux): the plain cap
                 return self.max_atoms
             return self.cpu_probe_atoms
         return self.max_atoms
@@ -670,6 +644,7 @@ class BatchedEngine:
                 self.stats["oom_splits"] += 1
                 self.max_atoms = max(1, sum(len(a) for a in structures) // 2)
                 self._calibrated = True
+                self._fixed = True  # the device said no: measured CPU budgets must not grow past it
                 half = len(slots) // 2
                 self._evaluate(slots[:half])
                 self._evaluate(slots[half:])
@@ -701,9 +676,14 @@ class BatchedEngine:
 
             torch.cuda.reset_peak_memory_stats()
             base = torch.cuda.memory_allocated()
-        rss_before = None if cuda or self._calibrated else _host_memory()
-        if rss_before is not None:
-            _reset_peak_rss()
+        # CPU: every call of 64+ atoms is measured (a heap trim and a few /proc reads): a later
+        # call may hold more per atom.  Free heap pages go back first, else the call could reuse
+        # them unseen; a refused restart of the peak mark only overestimates, which is safe.
+        rss_before = None
+        if not cuda and not self._fixed and n >= 64:
+            hostmem.release_free_heap()
+            rss_before = hostmem.rss_bytes()
+            self.stats["peak_mark_restarted"] = hostmem.restart_peak()
         out = self.backend.evaluate(structures)
         self.stats["batched_calls"] += 1
         self.stats["structures_evaluated"] += len(structures)
@@ -714,16 +694,22 @@ class BatchedEngine:
             self.max_atoms = int(max(256, min(200_000, self.memory_fraction * usable / per_atom)))
             self.stats["bytes_per_atom"] = per_atom
             self._calibrated = True
-        if rss_before is not None and n >= 64:
-            after = _host_memory()
-            if after is not None:
-                added = max(0, _peak_rss_bytes() - rss_before[0])  # an upper bound of what the call took
-                per_atom = max(1.0, added / n)
-                usable = after[1] + max(0, after[0] - rss_before[0])  # free + what this call left cached
-                self.max_atoms = int(max(1, min(self.cpu_max_atoms, self.memory_fraction * usable / per_atom)))
-                self.stats["bytes_per_atom"] = per_atom
-                self._calibrated = True
+        if rss_before is not None:
+            self._measure_cpu(rss_before, getattr(self.backend, "peak_atoms", None) or n)
         return out
+
+    def _measure_cpu(self, rss_before: int, peak_atoms: int) -> None:
+        """Budget from the largest resident memory per atom any call has taken. ``peak_atoms``:
+        the atoms of the call's largest single model evaluation (a backend that evaluates a
+        batch in parts, as DeePMD's size groups, says so), the part the peak belongs to."""
+        peak, now, free = hostmem.peak_bytes(), hostmem.rss_bytes(), hostmem.available_bytes()
+        if peak is None or now is None or free is None or peak_atoms < 64:  # small calls: overheads, not atoms
+            return
+        self._cpu_bytes_per_atom = max(self._cpu_bytes_per_atom, (peak - rss_before) / peak_atoms, 1.0)
+        usable = free + max(0, now - rss_before)  # free + what this call left cached in the process
+        self.max_atoms = int(max(1, min(self.cpu_max_atoms, self.memory_fraction * usable / self._cpu_bytes_per_atom)))
+        self.stats["bytes_per_atom"] = self._cpu_bytes_per_atom
+        self._calibrated = True
 
     # -- main loop
     def close(self) -> None:
