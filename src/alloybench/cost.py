@@ -78,12 +78,17 @@ def rss_peak_mib() -> float:
 
 
 def rss_now_mib() -> float | None:
-    try:
-        import psutil
+    from alloybench import hostmem
 
-        return psutil.Process().memory_info().rss / 2**20
-    except ImportError:
-        return None
+    rss = hostmem.rss_bytes()  # /proc on Linux; psutil elsewhere, where installed
+    if rss is None:
+        try:
+            import psutil
+
+            rss = psutil.Process().memory_info().rss
+        except ImportError:
+            return None
+    return rss / 2**20
 
 
 @contextmanager

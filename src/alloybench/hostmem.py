@@ -2,8 +2,8 @@
 host or its container can still give it, and a peak mark that can be restarted.
 
 The batched engine sizes CPU batches with these, because on the CPU running out of memory
-is not an exception but a process killed by the kernel.  Elsewhere every function returns
-None and callers keep their plain limits."""
+is not an exception but a process killed by the kernel.  Where /proc is missing (not
+Linux) the readings are None and callers keep their plain limits."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 _lifetime_peak = 0  # the highest peak seen before any restart of the mark
+_libc = None  # glibc, once loaded; False where there is none
 
 
 def rss_bytes() -> int | None:
@@ -54,9 +55,6 @@ def release_free_heap() -> None:
             _libc = False
     if _libc:
         _libc.malloc_trim(0)
-
-
-_libc = None
 
 
 def restart_peak() -> bool:

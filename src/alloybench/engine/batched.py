@@ -363,9 +363,8 @@ class DeepMDBackend:
 
     name = "deepmd-batch"
 
-    max_padding = 0.25  # set per device in __init__ (_padding_policy)
-    pad_atoms = 128
-    pad_call_atoms = 1024
+    # max_padding and pad_atoms are set per device in __init__ (_padding_policy)
+    pad_call_atoms = 1024  # padding by atoms only while a call stays this small
 
     def __init__(self, calculator: Calculator):
         self.dp = calculator.dp
@@ -599,6 +598,7 @@ class BatchedEngine:
         self._fixed = max_atoms is not None  # the caller's bound: never recalibrated
         self._calibrated = max_atoms is not None
         self._cpu_bytes_per_atom = 0.0  # CPU: the most resident memory per atom a call has taken
+        self._cpu_measurable: bool | None = None  # CPU: whether /proc gives the figures (Linux)
         self.max_systems = max_systems
         self.probe_atoms = 2048  # CUDA: atoms admitted before memory per atom is known
         self.cpu_probe_atoms = 256  # CPU: the same, smaller, since running out there kills the process
@@ -619,7 +619,9 @@ class BatchedEngine:
         if self.max_atoms is None:  # until the first batch has measured bytes per atom
             if self.backend.device.startswith("cuda"):
                 return self.probe_atoms
-            if hostmem.rss_bytes() is None or hostmem.available_bytes() is None:
+            if self._cpu_measurable is None:  # asked once, not at every step until the first measurement
+                self._cpu_measurable = hostmem.rss_bytes() is not None and hostmem.available_bytes() is not None
+            if not self._cpu_measurable:
                 self.max_atoms = self.cpu_max_atoms  # no way to measure here (not Linux): the plain cap
                 return self.max_atoms
             return self.cpu_probe_atoms
@@ -676,7 +678,8 @@ class BatchedEngine:
 
             torch.cuda.reset_peak_memory_stats()
             base = torch.cuda.memory_allocated()
-        # CPU: every call of 64+ atoms is measured (a heap trim and a few /proc reads): a later
+        # CPU: every call of 64+ atoms is measured (a heap trim and a few /proc reads, ~1 ms with a
+        # 1 GB heap): a later
         # call may hold more per atom.  Free heap pages go back first, else the call could reuse
         # them unseen; a refused restart of the peak mark only overestimates, which is safe.
         rss_before = None
@@ -709,7 +712,6 @@ class BatchedEngine:
         usable = free + max(0, now - rss_before)  # free + what this call left cached in the process
         self.max_atoms = int(max(1, min(self.cpu_max_atoms, self.memory_fraction * usable / self._cpu_bytes_per_atom)))
         self.stats["bytes_per_atom"] = self._cpu_bytes_per_atom
-        self._calibrated = True
 
     # -- main loop
     def close(self) -> None:
