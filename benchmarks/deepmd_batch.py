@@ -14,6 +14,8 @@ dpa3-lam-2025.3.14-mptrj=PATH.pth).  Prints a table per section; --out keeps the
 - relax:   fixed-cell FIRE relaxations run for exactly --steps steps (fmax unreachable):
            3 small slabs, then those slabs next to --cells 256-atom cells, serial engine against
            the batched engine; seconds per step of the whole workload.
+- budget:  (not in the default sections; meant for a CPU) resident memory one 256-atom call
+           adds, and what the batched engine's memory-sized budget makes of --cells such cells.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import numpy as np
 from ase import Atoms
 from ase.build import bulk, fcc100, fcc110, fcc111, hcp0001, hcp10m10
 
+from alloybench import hostmem
 from alloybench.engine.batched import BatchedEngine, DeepMDBackend
 from alloybench.engine.serial import SerialEngine
 from alloybench.jobs import Job, Relax, Structure
@@ -144,6 +147,26 @@ def main() -> None:
             rec["relax"].append(row)
             print(f"relax {label}, {args.steps} FIRE steps: serial {serial / args.steps * 1e3:.1f} ms/step, "
                   f"batched {batched / args.steps * 1e3:.1f} ms/step")
+
+    if "budget" in sections:
+        # what the batched engine's memory-sized budget does with 256-atom cells (the CPU case)
+        hostmem.release_free_heap()
+        before = hostmem.rss_bytes()
+        hostmem.restart_peak()
+        backend.evaluate([al256(99)])
+        one = (hostmem.peak_bytes() or 0) - (before or 0)
+        counting = DeepMDBackend(calc)
+        engine = BatchedEngine(counting)
+        jobs = [Job(task="bench", name=f"c{i}", structure=Structure.from_atoms(al256(i))) for i in range(args.cells)]
+        t0 = time.perf_counter()
+        ok = [r.ok for _, r in engine.run(jobs)]
+        row = {"one_cell_peak_bytes": one, "cells": args.cells, "all_ok": all(ok), "calls": counting.batch_sizes,
+               "bytes_per_atom": engine.stats.get("bytes_per_atom"), "budget_atoms": engine.max_atoms,
+               "s": time.perf_counter() - t0}
+        rec["budget"] = row
+        print(f"budget: one 256-atom call adds {one / 1e9:.1f} GB resident; {args.cells} cells through the batched "
+              f"engine: frames per call {row['calls']}, {row['bytes_per_atom'] or 0:.3g} B/atom, budget "
+              f"{row['budget_atoms']} atoms, all ok {row['all_ok']}, {row['s']:.0f} s")
 
     if args.out:
         with open(args.out, "w") as fh:
