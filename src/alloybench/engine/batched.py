@@ -30,9 +30,9 @@ the batch and the budget.  On the CPU an exhausted host is not an exception but 
 killed process, so the budget is calibrated before it grows: the first batch is
 at most ``cpu_probe_atoms``; every call's peak resident memory per atom is measured
 (``alloybench.hostmem``), and the largest seen caps the budget at ``memory_fraction``
-of what the host (or the container's limit) can still give, and at 4096 atoms.  DPA3 on the CPU needs ~50 MB per
-atom (12.7 GB peak for one 256-atom cell): two such cells in one call would kill a
-24 GB host.
+of what the host (or the container's limit) can still give, and at 4096 atoms.  DPA3 on
+the CPU takes ~47 MB per atom (one 256-atom cell adds 11.7 GB resident; docs/performance.md):
+two such cells in one call killed a 24 GB host.
 
 Backends (``make_backend``):
 - ``TorchSimBackend``: any torch-sim ModelInterface (``sevenn.torchsim.SevenNetModel``
