@@ -18,11 +18,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from alloybench.cli_env import env_app
+from alloybench.cli_finetune import finetune_cmd
 from alloybench.errors import UserError
 
 app = typer.Typer(add_completion=False, no_args_is_help=False, help=__doc__,
                   pretty_exceptions_enable=False)
 app.add_typer(env_app, name="env")
+app.command("finetune")(finetune_cmd)
 # tables are wide: never squeeze them into 80 columns when the output is not a terminal
 out = Console(width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True)

@@ -413,8 +413,8 @@ def resolve(name_or_path: str, weights: str | Path | None = None) -> Model:
     path = Path(text).expanduser()
     if path.exists():
         fam = adapters.sniff_family(path)
-        if fam == "modelfile":
-            return load_model_file(path)
+        if fam == "modelfile":  # a model file, or a folder holding one (alloybench finetune's checkpoints)
+            return load_model_file(path / "model.yaml" if path.is_dir() else path)
         if fam is None or fam in ("eam",):
             return _with_source(adapters.from_path(path.resolve(), file_digest(path), fam), str(path.resolve()))
         return _dispatch(fam, f"{FAMILIES[fam].title} model {path.name}", str(path.resolve()), None,

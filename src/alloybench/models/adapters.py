@@ -601,6 +601,8 @@ def sniff_family(path: Path) -> str | None:
             return "matgl"
         if (path / "saved_model.pb").exists() or (path / "metadata.yaml").exists():
             return "grace"
+        if (path / "model.yaml").is_file():  # a model folder (alloybench finetune writes these)
+            return "modelfile"
         return None
     if name.endswith((".eam.alloy", ".eam.fs", ".eam", ".setfl")) or name.endswith(".alloy"):
         return "eam"
