@@ -121,7 +121,7 @@ class Sweep:
         self.test_path = Path(test_path) if test_path else None
         self.test: list[Frame] | None = read_pool(self.test_path) if self.test_path else None
         self.test_digest = pool_digest(self.test) if self.test else None
-        self.out = Path(out)
+        self.out = Path(out).resolve()
         self.tier = tier
         self.tasks = tasks
         self.engine = engine
