@@ -60,7 +60,8 @@ def train(job: TrainJob, progress: EpochProgress | None = None) -> TrainResult:
     torch.manual_seed(s.seed)
     np.random.seed(s.seed)
     base = CHGNet.from_file(str(job.base_weights), verbose=False)
-    model = base if s.mode == "finetune" else CHGNet(**base.todict()["model_args"])
+    args = {k: v for k, v in base.todict()["model_args"].items() if k != "verbose"}
+    model = base if s.mode == "finetune" else CHGNet(**args, verbose=False)
     train_set, has_stress = _dataset(job.train, job.energy_offsets)
     valid_set = _dataset(job.valid, job.energy_offsets)[0] if job.valid else train_set
     g = torch.Generator().manual_seed(s.seed)
@@ -101,6 +102,8 @@ def train(job: TrainJob, progress: EpochProgress | None = None) -> TrainResult:
     # CHGNet's bestE file holds the Trainer's state ({"model": model.as_dict(), ...}): keep what
     # CHGNet.from_file reads
     state = torch.load(best_files[-1], map_location="cpu", weights_only=False)
+    # CHGNet.from_file passes verbose itself: a model_args copy of it would be given twice
+    state["model"].get("model_args", {}).pop("verbose", None)
     torch.save(state, out)
     for f in save_dir.glob("*.pth.tar"):
         f.unlink()

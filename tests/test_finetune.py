@@ -1,0 +1,202 @@
+"""alloybench finetune: draws, energy zero, trainers (SevenNet, CHGNet, MACE), model folders, CLI errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from ase.build import bulk
+from ase.calculators.emt import EMT
+from ase.io import write
+from typer.testing import CliRunner
+
+from alloybench.errors import UserError
+from alloybench.finetune import data as D
+
+
+def _pool(path: Path, n: int = 8, seed: int = 0) -> Path:
+    """EMT-labelled Al/Cu cells of 4 atoms (fast), three kinds."""
+    rng = np.random.default_rng(seed)
+    images = []
+    for i in range(n):
+        el = ("Al", "Cu")[i % 2]
+        a = bulk(el, "fcc", a={"Al": 4.05, "Cu": 3.61}[el], cubic=True)
+        if i % 3 == 0:
+            a[0].symbol = "Cu" if el == "Al" else "Al"
+        a.set_cell(a.cell * (1 + 0.02 * rng.standard_normal()), scale_atoms=True)
+        a.rattle(0.05, seed=seed * 100 + i)
+        a.calc = EMT()
+        a.get_potential_energy(), a.get_forces(), a.get_stress()
+        a.info["kind"] = ("rattled", "strained", "solute")[i % 3]
+        images.append(a)
+    write(str(path), images)
+    return path
+
+
+# ------------------------------------------------------------------ data
+def test_draws_are_stratified_nested_and_reproducible():
+    kinds = ["a"] * 60 + ["b"] * 30 + ["c"] * 10
+    o1 = D.stratified_order(kinds, seed=3)
+    assert o1 == D.stratified_order(kinds, seed=3)
+    assert o1 != D.stratified_order(kinds, seed=4)
+    assert sorted(o1) == list(range(100))
+    for n in (10, 20, 50):  # every prefix holds each kind in proportion (+-1)
+        got = [kinds[i] for i in o1[:n]]
+        for k, share in (("a", 0.6), ("b", 0.3), ("c", 0.1)):
+            assert abs(got.count(k) - share * n) <= 1, (n, k, got.count(k))
+
+
+def test_validation_split_comes_from_the_n():
+    idx = list(range(20, 40))
+    tr, va = D.split_valid(idx, 2, seed=1)
+    assert len(va) == 2 and len(tr) == 18 and sorted(tr + va) == idx
+    assert D.split_valid(idx, 2, seed=1) == (tr, va)
+
+
+def test_element_offsets_recover_a_per_element_shift(tmp_path):
+    frames = D.read_pool(_pool(tmp_path / "p.extxyz"))
+    shift = {"Al": -3.2, "Cu": 1.7}
+    model = [f.energy_eV - sum(shift[s] for s in f.atoms.get_chemical_symbols()) + 0.001 * i
+             for i, f in enumerate(frames)]
+    got = D.fit_element_offsets(frames, model, ["Al", "Cu"])
+    assert got["Al"] == pytest.approx(-3.2, abs=5e-3) and got["Cu"] == pytest.approx(1.7, abs=5e-3)
+
+
+def test_bad_pools_are_user_errors(tmp_path):
+    (tmp_path / "empty.extxyz").write_text("")
+    with pytest.raises(UserError):
+        D.read_pool(tmp_path / "empty.extxyz")
+    a = bulk("Al", "fcc", a=4.05)
+    write(str(tmp_path / "bare.extxyz"), [a])
+    with pytest.raises(UserError, match="no energy"):
+        D.read_pool(tmp_path / "bare.extxyz")
+    frames = D.read_pool(_pool(tmp_path / "p.extxyz", n=4))
+    with pytest.raises(UserError, match="larger than the pool"):
+        D.draw(frames, 5, 0)
+
+
+# ------------------------------------------------------------------ trainers
+def _sweep(tmp_path, model, **over):
+    from alloybench.finetune.sweep import Sweep
+    from alloybench.tasks import TASKS
+
+    pool = _pool(tmp_path / "pool.extxyz")
+    return Sweep(model, pool, tmp_path / "out", "quick", [TASKS["bulk"]], overrides=over)
+
+
+def _check_point(sw, folder: Path, n: int, seed: int):
+    from alloybench.models import resolve
+
+    prov = json.loads((folder / "provenance.json").read_text())
+    assert prov["base_model"]["name"] == sw.base.name
+    assert prov["n_structures"] == n and prov["seed"] == seed
+    assert prov["data"]["pool_digest"] == sw.digest == prov["settings"]["data_digest"]
+    assert len(prov["data"]["drawn_indices"]) == n
+    assert prov["settings_digest"] == sw.settings(__import__("alloybench.finetune.sweep", fromlist=["Point"])
+                                                  .Point("finetune", n, seed)).digest
+    assert prov["train_wall_seconds"] > 0 and prov["device"]
+    model = resolve(str(folder))  # the folder is a model alloybench loads
+    assert model.family == sw.base.family and model.id != sw.base.id
+    a = sw.pool[0].atoms.copy()
+    a.calc = model.make_calculator()
+    e_ft = a.get_potential_energy()
+    a.calc = sw.base.make_calculator()
+    assert abs(e_ft - a.get_potential_energy()) > 1e-6  # the weights changed
+    return prov
+
+
+def test_sevennet_finetune_lowers_the_loss_and_loads(tmp_path):
+    pytest.importorskip("sevenn")
+    from alloybench.finetune.sweep import Point
+
+    sw = _sweep(tmp_path, "sevennet-0", max_epochs=4, lr=1e-3)
+    folder = sw.train_point(Point("finetune", 4, 0))
+    prov = _check_point(sw, folder, 4, 0)
+    h = prov["history"]
+    assert h[0]["epoch"] == 0  # the base model's loss on the (shifted) training labels
+    assert min(r["valid_loss"] for r in h[1:]) < h[0]["valid_loss"]
+    assert prov["best_epoch"] > 0
+    assert set(prov["energy_offsets_eV_per_atom"]) >= {"Al", "Cu"}
+    # resumable: the finished point is not retrained
+    mtime = (folder / "checkpoint.pth").stat().st_mtime
+    sw.train_point(Point("finetune", 4, 0))
+    assert (folder / "checkpoint.pth").stat().st_mtime == mtime
+
+
+def test_chgnet_finetune_lowers_the_loss_and_loads(tmp_path):
+    pytest.importorskip("chgnet")
+    from alloybench.finetune.sweep import Point
+
+    sw = _sweep(tmp_path, "chgnet-0.3.0", max_epochs=4, lr=1e-3)
+    folder = sw.train_point(Point("finetune", 4, 0))
+    prov = _check_point(sw, folder, 4, 0)
+    h = prov["history"]
+    assert min(r["valid_loss"] for r in h) < h[0]["valid_loss"] or h[-1]["train_loss"] < h[0]["train_loss"]
+    assert prov["trainer"].startswith("chgnet")
+
+
+@pytest.mark.slow
+def test_mace_finetune_of_a_tiny_mace(tmp_path):
+    """A tiny MACE is built here with mace_run_train, then fine-tuned through alloybench."""
+    import subprocess
+
+    from alloybench.finetune import mace as M
+    from alloybench.finetune.base import TrainJob
+    from alloybench.finetune.settings import settings_for
+
+    try:
+        python, script = M._python()
+    except UserError as exc:
+        pytest.skip(str(exc))
+    from ase.io import read
+
+    pool = _pool(tmp_path / "pool.extxyz", n=10)
+    ims = read(str(pool), ":")
+    for a in ims:
+        a.info["REF_energy"] = a.get_potential_energy()
+        a.arrays["REF_forces"] = a.get_forces()
+        a.calc = None
+    write(str(tmp_path / "tiny_train.extxyz"), ims)
+    subprocess.run([str(python), str(script), "--name", "tiny", "--work_dir", str(tmp_path / "tiny"),
+                    "--train_file", str(tmp_path / "tiny_train.extxyz"), "--valid_fraction", "0.2",
+                    "--energy_key", "REF_energy", "--forces_key", "REF_forces", "--model", "MACE",
+                    "--hidden_irreps", "8x0e", "--num_interactions", "1", "--r_max", "4.0", "--max_L", "0",
+                    "--E0s", "average", "--max_num_epochs", "1", "--batch_size", "4", "--device", "cpu",
+                    "--default_dtype", "float64", "--seed", "1"], check=True, capture_output=True)
+    base = tmp_path / "tiny" / "tiny.model"
+    frames = D.read_pool(pool)
+    s = settings_for("mace", "finetune", str(base), D.pool_digest(frames), 8, 0, {"max_epochs": 4, "lr": 1e-2})
+    tr, va = D.split_valid(D.draw(frames, 8, 0), s.n_valid, 0)
+    job = TrainJob(s, [frames[i] for i in tr], [frames[i] for i in va], tmp_path / "pt" / "train", base,
+                   ("Al", "Cu"), None)
+    r = M.train(job)
+    assert r.checkpoint.is_file() and r.trainer.startswith("mace-torch")
+    assert min(h["valid_loss"] for h in r.history[1:]) < r.history[0]["valid_loss"]
+
+
+# ------------------------------------------------------------------ CLI
+@pytest.mark.parametrize("case", ["empty", "unlabelled", "too_big", "no_trainer"])
+def test_cli_bad_input_is_one_line_exit_2(tmp_path, case):
+    from alloybench.cli import app
+
+    pool = tmp_path / "pool.extxyz"
+    model = "sevennet-0"
+    sizes = "0,2"
+    if case == "empty":
+        pool.write_text("")
+    elif case == "unlabelled":
+        write(str(pool), [bulk("Al", "fcc", a=4.05)])
+    else:
+        _pool(pool, n=4)
+    if case == "too_big":
+        sizes = "0,5"
+    if case == "no_trainer":
+        model = "emt"
+    r = CliRunner().invoke(app, ["finetune", "--model", model, "--data", str(pool), "--sizes", sizes,
+                                 "--out", str(tmp_path / "out"), "-q"])
+    assert r.exit_code == 2, r.output
+    lines = [ln for ln in r.output.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("alloybench: error:"), r.output
+    assert not (tmp_path / "out").exists()
