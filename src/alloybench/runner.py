@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from alloybench.jobs import Job, Result
 from alloybench.models import Model
 from alloybench.reference import Reference
+from alloybench.engine.limits import should_retry
 from alloybench.store import RECURRED, Store, is_transient
 from alloybench.tasks.base import Context, Metric, Task, Tier
 
@@ -30,6 +31,13 @@ class RunOutcome:
     reused: int = 0
     rounds: int = 0
     failures: list[dict] = field(default_factory=list)
+    # Jobs built but never computed (an analysis of an interrupted run's store): at least these
+    # are missing; Jobs that would depend on them are not even built yet
+    missing: list[dict] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        return not self.missing
 
 
 def _views(tasks: list[Task], ctx: Context, known: dict[str, Result],
@@ -44,6 +52,7 @@ def run_tasks(model: Model, tasks: list[Task], tier: Tier, reference: Reference,
     built: dict[str, list[Job]] = {}
     out = RunOutcome(metrics=[])
     retry: set[str] = set()
+    limits = getattr(engine, "limits", None) if engine is not None else None
     for round_no in range(1, MAX_ROUNDS + 1):
         # build until the store adds nothing new: a resumed run then hands the engine every
         # Job that is ready at once, instead of a round of the first stage's leftovers first
@@ -61,6 +70,8 @@ def run_tasks(model: Model, tasks: list[Task], tier: Tier, reference: Reference,
                     if stored is not None and engine is not None and is_transient(stored):
                         retry.add(job.digest)  # out of device memory last time: compute again, once
                         pending[job.digest] = job
+                    elif stored is not None and limits is not None and should_retry(stored, limits.seconds(job)):
+                        pending[job.digest] = job  # timed out under a shorter limit than it has now
                     elif stored is not None:
                         known[job.digest] = stored
                         out.reused += 1
@@ -90,4 +101,6 @@ def run_tasks(model: Model, tasks: list[Task], tier: Tier, reference: Reference,
     out.failures = [
         {"task": j.task, "name": j.name, "stage": known[d].stage, "reason": known[d].reason} for d, j in failed.items()
     ]
+    absent = {j.digest: j for jobs in built.values() for j in jobs if j.digest not in known}
+    out.missing = [{"task": j.task, "name": j.name} for j in sorted(absent.values(), key=lambda j: (j.task, j.name))]
     return out
