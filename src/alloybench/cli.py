@@ -74,13 +74,19 @@ def models_cmd() -> None:
 
     table = Table(title="alloybench models (also: a local weights path, FAMILY:PATH, a model file, kim:ID, "
                         "module:callable)")
-    for col in ("name", "family", "version", "training data", "elements", "licence", "status"):
+    from alloybench.models.trust import kind
+
+    for col in ("name", "family", "version", "training data", "elements", "licence", "checkpoint", "status"):
         table.add_column(col, no_wrap=col in ("name", "family"), ratio=3 if col == "status" else None)
     for r in listing():
         status = r["status"]
         table.add_row(r["name"], r["family"], r["version"], r["training_data"], r["elements"], r["licence"],
+                      kind(r["family"]),
                       f"[green]{status}[/]" if status.startswith("ready") else f"[yellow]{status}[/]")
     out.print(table)
+    out.print("checkpoint: data = nothing in the file runs; weights-only = read with torch.load(weights_only=True); "
+              "code = loading needs full unpickling or runs code stored in the file: a file outside the installed "
+              "packages, the families' caches and $ALLOYBENCH_WEIGHTS needs --trust-checkpoint", highlight=False)
 
 
 @app.command("tasks")
@@ -199,7 +205,7 @@ def run_cmd(
     from alloybench.models import DEFAULT_MODEL, resolve
     from alloybench.models.trust import TRUST_ENV
     from alloybench.reference import load_reference
-    from alloybench.report import markdown, results_document, write_all
+    from alloybench.report import markdown, results_document, write_all, write_atomic
     from alloybench.runner import run_tasks
     from alloybench.store import Store
     from alloybench.validate import check_model_text, check_out_dir
@@ -284,7 +290,10 @@ def run_cmd(
     import json
 
     if tier == TierChoice.full:
-        write_atomic(directory / "cost.json", json.dumps(cost, indent=1))
+        try:
+            write_atomic(directory / "cost.json", json.dumps(cost, indent=1))
+        except UserError as exc:
+            fail(str(exc))
     doc = results_document({"name": resolved.name, "id": resolved.id, **resolved.info}, run_info,
                            outcome.metrics, outcome.failures, timing, cost, missing=outcome.missing)
     try:

@@ -53,6 +53,7 @@ def run_tasks(model: Model, tasks: list[Task], tier: Tier, reference: Reference,
     out = RunOutcome(metrics=[])
     retry: set[str] = set()
     limits = getattr(engine, "limits", None) if engine is not None else None
+    beyond: dict[str, Job] = {}
     for round_no in range(1, MAX_ROUNDS + 1):
         # build until the store adds nothing new: a resumed run then hands the engine every
         # Job that is ready at once, instead of a round of the first stage's leftovers first
@@ -94,6 +95,12 @@ def run_tasks(model: Model, tasks: list[Task], tier: Tier, reference: Reference,
             out.computed += 1
             if progress:
                 progress("job", (job, result))
+    else:  # MAX_ROUNDS used up: whatever the tasks still ask for is missing, not silently dropped
+        views = _views(tasks, ctx, known, built)
+        for task in tasks:
+            for job in task.build(ctx, views[task.name]):
+                if job.digest not in known and store.get(model.id, job) is None:
+                    beyond[job.digest] = job
     views = _views(tasks, ctx, known, built)
     for task in tasks:
         out.metrics.extend(task.analyse(ctx, views[task.name]))
@@ -101,6 +108,6 @@ def run_tasks(model: Model, tasks: list[Task], tier: Tier, reference: Reference,
     out.failures = [
         {"task": j.task, "name": j.name, "stage": known[d].stage, "reason": known[d].reason} for d, j in failed.items()
     ]
-    absent = {j.digest: j for jobs in built.values() for j in jobs if j.digest not in known}
+    absent = {j.digest: j for jobs in built.values() for j in jobs if j.digest not in known} | beyond
     out.missing = [{"task": j.task, "name": j.name} for j in sorted(absent.values(), key=lambda j: (j.task, j.name))]
     return out

@@ -112,7 +112,8 @@ def incomplete_note(d: dict[str, Any]) -> str | None:
         return None
     status = c.get("run_status", "")
     why = {"interrupted": "the run was interrupted", "running": "the run had not finished (or was killed)"}.get(
-        status, "not every Job was computed")
+        status, "the analysis asks for Jobs the store does not hold: a protocol changed since the run, or the run "
+                "used up its rounds")
     return (f"Incomplete run: {c.get('jobs_missing', 0)} Jobs missing ({why}; at least that many: Jobs that depend "
             f"on them were never built), {c.get('jobs_failed', 0)} failed. Missing Jobs count as failures in the "
             f"score; run 'alloybench run' again on the same --out to resume.")
