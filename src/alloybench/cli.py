@@ -27,7 +27,7 @@ class _App(typer.Typer):
         try:
             return super().__call__(*args, **kwargs)
         except UserError as exc:
-            err.print(f"alloybench: error: {exc}", highlight=False, markup=False, soft_wrap=True)
+            err.print(f"alloybench: error: {one_line(exc)}", highlight=False, markup=False, soft_wrap=True)
             sys.exit(2)
 
 
@@ -51,9 +51,15 @@ class TierChoice(str, Enum):
     full = "full"
 
 
+def one_line(message: object) -> str:
+    """The message with anything that would break it over lines (newlines, control and
+    separator characters from the user's input) shown escaped."""
+    return "".join(ch if ch.isprintable() or ch == " " else ascii(ch)[1:-1] for ch in str(message))
+
+
 def fail(message: str) -> None:
     """A user's mistake: one line, exit status 2."""
-    err.print(f"alloybench: error: {message}", highlight=False, markup=False, soft_wrap=True)
+    err.print(f"alloybench: error: {one_line(message)}", highlight=False, markup=False, soft_wrap=True)
     raise typer.Exit(2)
 
 

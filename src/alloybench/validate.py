@@ -60,6 +60,16 @@ def split_list(values: Optional[list[str]], flag: str) -> Optional[list[str]]:
 
 
 # ------------------------------------------------------------------------------- paths
+def expand(path: Any, flag: str) -> Path:
+    """``~`` expanded; a ``~user`` of no such user is the user's mistake."""
+    try:
+        return Path(path).expanduser()
+    except RuntimeError:
+        raise UserError(f"{flag} {_show(str(path), 60)}: no such home directory") from None
+    except (TypeError, ValueError) as exc:
+        raise UserError(f"{flag}: not a path ({exc})") from None
+
+
 def _components_ok(path: Path, flag: str) -> None:
     raw = os.fsencode(str(path))
     if b"\x00" in raw:
@@ -102,7 +112,7 @@ def _writable_dir(folder: Path, what: str) -> None:
 
 def check_out_dir(path: Path, flag: str = "--out") -> Path:
     """An output folder that exists and is usable, or that can be created; creates nothing."""
-    path = Path(path).expanduser()
+    path = expand(path, flag)
     _components_ok(path, flag)
     try:
         exists = path.exists()
@@ -120,7 +130,7 @@ def check_out_dir(path: Path, flag: str = "--out") -> Path:
 
 def check_out_file(path: Path, flag: str) -> Path:
     """A file the command will (atomically) write: not a folder, its folder usable or creatable."""
-    path = Path(path).expanduser()
+    path = expand(path, flag)
     _components_ok(path, flag)
     try:
         if path.is_dir():
@@ -138,7 +148,7 @@ def check_out_file(path: Path, flag: str) -> Path:
 
 
 def check_in_dir(path: Path, what: str = "result folder") -> Path:
-    path = Path(path).expanduser()
+    path = expand(path, what)
     _components_ok(path, what)
     try:
         if path.exists() and not path.is_dir():

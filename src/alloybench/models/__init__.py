@@ -394,6 +394,10 @@ def resolve(name_or_path: str, weights: str | Path | None = None) -> Model:
         return _resolve(text, weights)
     except OSError as exc:  # a name the file system refuses (too long, a loop...): the user's input
         raise UserError(f"model '{text[:80]}': {exc.strerror or exc}") from None
+    except RuntimeError as exc:  # Path.expanduser: '~user' of no such user
+        if "home directory" not in str(exc):
+            raise
+        raise UserError(f"model '{text[:80]}': no such home directory ({text.split('/')[0][:40]})") from None
 
 
 def _resolve(text: str, weights: str | Path | None) -> Model:

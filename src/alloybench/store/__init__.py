@@ -193,9 +193,9 @@ class Store:
         except StoreError:
             self._db.close()
             raise
-        except sqlite3.DatabaseError as exc:
+        except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:  # sqlite's own message may be undecodable
             self._db.close()
-            raise self._damaged(str(exc)) from None
+            raise self._damaged(_message(exc)) from None
 
     # ------------------------------------------------------------------ opening
     def _check_header(self) -> None:
@@ -295,14 +295,14 @@ class Store:
                 return self._db.execute(sql, params)
         except sqlite3.OperationalError as exc:
             raise self._write_error(exc) from None
-        except sqlite3.DatabaseError as exc:
-            raise self._damaged(str(exc)) from None
+        except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
+            raise self._damaged(_message(exc)) from None
 
     def _read(self, sql: str, params: tuple = ()) -> list[tuple]:
         try:
             return self._db.execute(sql, params).fetchall()
-        except sqlite3.DatabaseError as exc:
-            raise self._damaged(str(exc)) from None
+        except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
+            raise self._damaged(_message(exc)) from None
 
     # ------------------------------------------------------------------ life cycle
     def close(self) -> None:
@@ -394,6 +394,12 @@ class Store:
             status = row[5] if has_status else ("finished" if f is not None else "interrupted")
             out.append(dict(id=i, model=m, started=s, finished=f, info=_json(info, self), status=status))
         return out
+
+
+def _message(exc: BaseException) -> str:
+    if isinstance(exc, UnicodeDecodeError):  # sqlite's message quoting the damaged bytes
+        return exc.object.decode("utf-8", "replace") if isinstance(exc.object, bytes) else "undecodable text"
+    return str(exc)
 
 
 def _json(text: str, store: Store) -> Any:
