@@ -430,7 +430,7 @@ def _resolve(text: str, weights: str | Path | None) -> Model:
         fam = head.lower()
         if fam != "lammps":
             adapters.check_weights_kind(fam, path, f"{FAMILIES[fam].title} model {path.name}")
-        require_trust(fam, path, f"{FAMILIES[fam].title} model {path.name}")
+        _guard(fam, path, f"{FAMILIES[fam].title} model {path.name}")
         return _dispatch(fam, f"{FAMILIES[fam].title} model {path.name}", text, None,
                          lambda: _with_source(adapters.from_path(path.resolve(), file_digest(path), fam,
                                                                 source=text), text))
@@ -442,7 +442,7 @@ def _resolve(text: str, weights: str | Path | None) -> Model:
         if fam is None:
             raise UserError(f"cannot tell which kind of potential {path} is; say it as FAMILY:PATH "
                             f"(families: {', '.join(k for k in FAMILIES if k != 'classical')})")
-        require_trust(fam, path, f"{FAMILIES[fam].title} model {path.name}")
+        _guard(fam, path, f"{FAMILIES[fam].title} model {path.name}")
         if fam in ("eam",):
             return _with_source(adapters.from_path(path.resolve(), file_digest(path), fam), str(path.resolve()))
         return _dispatch(fam, f"{FAMILIES[fam].title} model {path.name}", str(path.resolve()), None,
@@ -453,6 +453,16 @@ def _resolve(text: str, weights: str | Path | None) -> Model:
     if any(ch in text for ch in "/\\.") or path.suffix:
         raise UserError(f"model path not found: {text}")
     raise UserError(f"unknown model '{text}' (see 'alloybench models')")
+
+
+def _guard(fam: str, path: Path, what: str) -> None:
+    """The trust check for a checkpoint, where the family could load it (here or in its
+    environment); elsewhere the missing package is the message (and nothing can load it)."""
+    from alloybench import envs
+    from alloybench.models.trust import require_trust
+
+    if FAMILIES[fam].installed() or os.environ.get(IN_WORKER) or envs.env_ready(fam):
+        require_trust(fam, path, what)
 
 
 def _with_source(model: Model, source: str) -> Model:
@@ -546,7 +556,7 @@ def model_from_dict(doc: dict[str, Any], base: Path, source: str, label: str | N
     if not fam_name:
         raise UserError(f"{where}: needs 'family' (one of {', '.join(FAMILIES)}) or 'model'")
     if fam_name not in FAMILIES:
-        raise UserError(f"{where}: unknown family '{fam_name[:60]}' (known: {', '.join(FAMILIES)})")
+        raise UserError(f"{where}: unknown model family '{fam_name[:60]}' (known: {', '.join(FAMILIES)})")
     fam = adapters.family(fam_name)
 
     if fam_name == "lammps":

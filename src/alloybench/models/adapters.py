@@ -687,9 +687,9 @@ def from_path(path: Path, digest: str, family_name: str | None = None, options: 
     from alloybench.models.trust import require_trust
 
     check_weights_kind(fam, path, f"{f.title} model {path.name}")
-    require_trust(fam, path, f"{f.title} model {path.name}")
     if not f.installed():
         raise MissingExtra(f"{f.title} model {path.name}", f.extra or f.name, f.pip[0] if f.pip else None)
+    require_trust(fam, path, f"{f.title} model {path.name}")  # before anything could load it
     options = dict(options or {})
     elements = file_elements(fam, path) or UNIVERSAL
     return _model(fam, path.name, digest, elements, lambda: f.loader(path, **options),
