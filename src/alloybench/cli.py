@@ -249,7 +249,7 @@ def run_cmd(
     if tier == TierChoice.full:
         write_atomic(directory / "cost.json", json.dumps(cost, indent=1))
     doc = results_document({"name": resolved.name, "id": resolved.id, **resolved.info}, run_info,
-                           outcome.metrics, outcome.failures, timing, cost)
+                           outcome.metrics, outcome.failures, timing, cost, flagged=outcome.flagged)
 
     write_atomic(directory / "results.json", json.dumps(doc, indent=1))
     write_atomic(directory / "report.md", markdown([doc]))
@@ -339,7 +339,7 @@ def _rebuild(directory: Path) -> dict[str, Any]:
         timing = info.get("timing", {})
         cost = store.latest_cost(model.id)
     return results_document({**old, "name": model.name, "id": model.id}, info, outcome.metrics, outcome.failures,
-                            timing, cost)
+                            timing, cost, flagged=outcome.flagged)
 
 
 def main() -> None:
