@@ -166,6 +166,9 @@ def run_cmd(
     engine_name: EngineChoice = typer.Option(EngineChoice.serial, "--engine",
                                              help="serial (ASE, one Job at a time) | batched (many Jobs per model call)"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar"),
+    check_convergence: bool = typer.Option(False, "--check-convergence",
+                                           help="recompute a sample of each task's relaxations with fmax halved and "
+                                                "report the change (OUT/convergence.json)"),
 ) -> None:
     """Run the suite on one model; results go to OUT/results.sqlite, results.json and report.md."""
     from alloybench.engine.serial import SerialEngine
@@ -222,6 +225,10 @@ def run_cmd(
         try:
             with _Bar(quiet) as bar:
                 outcome = run_tasks(resolved, selected, tier.value, reference, store, engine, progress=bar)
+            if check_convergence:
+                from alloybench.convergence import check_convergence as _check
+
+                checks = _check(outcome.jobs, outcome.raw, engine)
         except KeyboardInterrupt:
             err.print(f"interrupted: {store.count(resolved.id)} results are stored in {directory}; run again to resume")
             raise typer.Exit(130)
@@ -252,6 +259,16 @@ def run_cmd(
                            outcome.metrics, outcome.failures, timing, cost, flagged=outcome.flagged)
 
     write_atomic(directory / "results.json", json.dumps(doc, indent=1))
+    if check_convergence:
+        from dataclasses import asdict
+
+        write_atomic(directory / "convergence.json", json.dumps([asdict(c) for c in checks], indent=1))
+        for c in checks:
+            de = "–" if c.energy_change_meV is None else f"{c.energy_change_meV:+.3f} meV"
+            ds = "–" if c.stress_change_GPa is None else f"{c.stress_change_GPa:.3f} GPa"
+            verdict = "converged" if c.converged else "NOT CONVERGED"
+            out.print(f"{c.task}:{c.name} fmax {c.fmax:g} -> {c.fmax / 2:g}: dE {de}, dstress {ds}: {verdict} "
+                      f"{c.note}", highlight=False, markup=False)
     write_atomic(directory / "report.md", markdown([doc]))
     s = doc["score"]
     if not quiet:

@@ -32,6 +32,8 @@ class RunOutcome:
     rounds: int = 0
     failures: list[dict] = field(default_factory=list)
     flagged: list[dict] = field(default_factory=list)  # unconverged relaxations accepted (alloybench.policy)
+    jobs: list[Job] = field(default_factory=list)  # every Job built, once
+    raw: dict[str, Result] = field(default_factory=dict)  # digest -> result as stored (before the policy)
 
 
 def _views(tasks: list[Task], ctx: Context, known: dict[str, Result],
@@ -125,6 +127,8 @@ def run_tasks(model: Model, tasks: list[Task], tier: Tier, reference: Reference,
         raw_view = {j.name: raw[j.digest] for j in built.get(task.name, []) if j.digest in raw}
         out.metrics.extend(_flag_dependents(task, ctx, views[task.name], raw_view, metrics))
     jobs_known = {j.digest: j for jobs in built.values() for j in jobs if j.digest in known}
+    out.jobs = list({j.digest: j for jobs in built.values() for j in jobs}.values())
+    out.raw = raw
     out.failures = [
         {"task": j.task, "name": j.name, "stage": known[d].stage, "reason": known[d].reason}
         for d, j in jobs_known.items() if not known[d].ok
