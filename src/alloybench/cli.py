@@ -202,6 +202,9 @@ def run_cmd(
     trust_checkpoint: bool = typer.Option(False, "--trust-checkpoint",
                                           help="allow a checkpoint that needs full unpickling (it can run code) "
                                                "from outside the installed packages and $ALLOYBENCH_WEIGHTS"),
+    check_convergence: bool = typer.Option(False, "--check-convergence",
+                                           help="recompute a sample of each task's relaxations with fmax halved and "
+                                                "report the change (OUT/convergence.json)"),
 ) -> None:
     """Run the suite on one model; results go to OUT/results.sqlite, results.json and report.md.
 
@@ -269,6 +272,10 @@ def run_cmd(
         try:
             with _Bar(quiet) as bar:
                 outcome = run_tasks(resolved, selected, tier.value, reference, store, engine, progress=bar)
+            if check_convergence:
+                from alloybench.convergence import check_convergence as _check
+
+                checks = _check(outcome.jobs, outcome.raw, engine)
         except KeyboardInterrupt:
             store.finish_run(run_id, run_info, status="interrupted")
             err.print(f"interrupted: {store.count(resolved.id)} results are stored in {directory}; run again to resume")
@@ -301,11 +308,22 @@ def run_cmd(
         except UserError as exc:
             fail(str(exc))
     doc = results_document({"name": resolved.name, "id": resolved.id, **resolved.info}, run_info,
-                           outcome.metrics, outcome.failures, timing, cost, missing=outcome.missing)
+                           outcome.metrics, outcome.failures, timing, cost, missing=outcome.missing,
+                           flagged=outcome.flagged)
     try:
         write_all([(directory / "results.json", json.dumps(doc, indent=1)), (directory / "report.md", markdown([doc]))])
     except UserError as exc:
         fail(str(exc))
+    if check_convergence:
+        from dataclasses import asdict
+
+        write_atomic(directory / "convergence.json", json.dumps([asdict(c) for c in checks], indent=1))
+        for c in checks:
+            de = "–" if c.energy_change_meV is None else f"{c.energy_change_meV:+.3f} meV"
+            ds = "–" if c.stress_change_GPa is None else f"{c.stress_change_GPa:.3f} GPa"
+            verdict = "converged" if c.converged else "NOT CONVERGED"
+            out.print(f"{c.task}:{c.name} fmax {c.fmax:g} -> {c.fmax / 2:g}: dE {de}, dstress {ds}: {verdict} "
+                      f"{c.note}", highlight=False, markup=False)
     s = doc["score"]
     if not quiet:
         out.print(f"[bold]{resolved.name}[/]: overall score {s['overall']:.3f}" if s["overall"] is not None
@@ -443,7 +461,7 @@ def _rebuild(directory: Path) -> dict[str, Any]:
         cost = store.latest_cost(model.id)
         status = last.get("status", "finished")
     return results_document({**old, "name": model.name, "id": model.id}, info, outcome.metrics, outcome.failures,
-                            timing, cost, missing=outcome.missing, run_status=status)
+                            timing, cost, missing=outcome.missing, run_status=status, flagged=outcome.flagged)
 
 
 def main() -> None:

@@ -422,7 +422,7 @@ def _resolve(text: str, weights: str | Path | None) -> Model:
         raise UserError(f"unknown model '{text}' (NAME=PATH needs a registry name; see 'alloybench models')")
     head, sep, rest = text.partition(":")
     if sep and head.lower() == "kim":
-        return _dispatch("kim", f"OpenKIM model {rest}", text, None, lambda: adapters.from_kim(rest))
+        return _dispatch("kim", f"OpenKIM model {rest}", text, None, lambda: _with_source(adapters.from_kim(rest), text))
     if sep and head.lower() in FAMILIES and rest:
         path = Path(rest).expanduser()
         if not path.exists():

@@ -10,6 +10,8 @@ file or folder).  ``from_path`` tells a family from what a path holds.
 
 from __future__ import annotations
 
+import dataclasses
+
 import importlib
 import importlib.util
 import json
@@ -788,9 +790,11 @@ def from_kim(model_id: str) -> "Model":
         raise MissingExtra(f"OpenKIM model {model_id}", "kim", "kimpy")
     installed = [d / model_id for d in kim_collection_dirs() if (d / model_id).exists()]
     digest = model_id.rsplit("_", 1)[-1] if "__MO_" in model_id or "__SM_" in model_id else "kim"
-    return _model("kim", model_id, digest, kim_elements(model_id), lambda: load_kim(None, model_id=model_id),
-                  {"weights": str(installed[0]) if installed else f"KIM collection: {model_id}",
-                   "licence": "see https://openkim.org/id/" + model_id})
+    model = _model("kim", model_id, digest, kim_elements(model_id), lambda: load_kim(None, model_id=model_id),
+                   {"weights": str(installed[0]) if installed else f"KIM collection: {model_id}",
+                    "licence": "see https://openkim.org/id/" + model_id})
+    # the spec a worker re-resolves it from: the bare ID is no model name (worker.py falls back to it)
+    return dataclasses.replace(model, source=f"kim:{model_id}")
 
 
 def to_json(obj: Any) -> str:

@@ -86,7 +86,9 @@ def completeness(failures: list[dict], missing: list[dict], run_status: str = "f
 
 def results_document(model: dict[str, Any], run: dict[str, Any], metrics: list[Metric],
                      failures: list[dict], timing: dict[str, Any], cost: dict[str, Any] | None = None,
-                     missing: list[dict] | None = None, run_status: str = "finished") -> dict[str, Any]:
+                     missing: list[dict] | None = None, run_status: str = "finished",
+                     flagged: list[dict] | None = None) -> dict[str, Any]:
+    """``flagged``: the unconverged relaxations accepted by alloybench.policy (Jobs, like failures)."""
     card = score(metrics)
     return {
         "cost": cost,
@@ -94,9 +96,10 @@ def results_document(model: dict[str, Any], run: dict[str, Any], metrics: list[M
         "model": model,
         "run": run,
         "completeness": completeness(failures, missing or [], run_status),
-        "score": card.to_dict(),
+        "score": {**card.to_dict(), "n_flagged": sum(bool(m.flag) for m in metrics)},
         "metrics": [dict(m.to_dict(), score=card.per_metric.get(m.key)) for m in metrics],
         "failures": failures,
+        "flagged": flagged or [],
         "timing": timing,
     }
 
@@ -192,6 +195,8 @@ def markdown(docs: list[dict[str, Any]]) -> str:
                 if m["task"] != task:
                     continue
                 status = m["status"] if m["status"] == "ok" else f"{m['status']}: {_escape_md(m['reason'])}"
+                if m.get("flag"):
+                    status += f" (flag: {_escape_md(m['flag'])})"
                 lines.append(f"| {m['item']} | {m['name']} | {_fmt(m['value'])} | {_fmt(m['reference'])} | "
                              f"{_fmt(m['error'])} | {m['unit']} | {_fmt(m.get('score'), 2)} | {status} |")
         else:
@@ -206,10 +211,23 @@ def markdown(docs: list[dict[str, Any]]) -> str:
                 cells = []
                 for d in docs:
                     hit = next((x for x in d["metrics"] if x["task"] == task and x["item"] == item and x["name"] == name), None)
-                    cells.append("–" if hit is None else (_fmt(hit["value"]) if hit["status"] == "ok" else hit["status"]))
+                    cells.append("–" if hit is None else (_fmt(hit["value"]) + ("†" if hit.get("flag") else "")
+                                                          if hit["status"] == "ok" else hit["status"]))
                 lines.append(f"| {item} | {name} | {m['unit']} | {_fmt(m['reference'])} | " + " | ".join(cells) + " |")
         lines.append("")
 
+    if any(m.get("flag") for d in docs for m in d["metrics"]):
+        lines += ["## Flagged values", "",
+                  "Reported and scored, with a caveat (marked † above): a relaxation accepted by the "
+                  "unconverged-relaxation rule (largest force left at most 5 x fmax; docs/protocols.md), or an "
+                  "elastic constant that the strain size changes (+-0.5 % vs +-0.1 %).", "",
+                  "| model | task | item | quantity | value | flag |", "|---|---|---|---|---|---|"]
+        for d in docs:
+            for m in d["metrics"]:
+                if m.get("flag"):
+                    lines.append(f"| {_escape_md(d['model']['name'])} | {m['task']} | {m['item']} | {m['name']} | "
+                                 f"{_fmt(m['value'])} | {_escape_md(m['flag'])} |")
+        lines.append("")
     for d in docs:
         if d.get("failures"):
             lines += [f"## Failed calculations: {_escape_md(d['model']['name'])}", "", "| task | job | stage | reason |", "|---|---|---|---|"]
