@@ -24,6 +24,7 @@ client's limit then counts the deaths its scheduler reports after its own retrie
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -427,7 +428,7 @@ def open_session(options: SchedulerOptions, envs_needed: set[str | None] | None 
             else:
                 cluster = LocalCluster(n_workers=n_main, threads_per_worker=options.threads_per_worker,
                                        processes=True, dashboard_address=options.dashboard_address,
-                                       preload=[PRELOAD])
+                                       preload=[PRELOAD], silence_logs=logging.ERROR)
         session = Session(client=Client(cluster), options=options, cluster=cluster)
         try:
             _start_env_workers(session, sorted(k for k in kinds if k), options.workers or 1)
