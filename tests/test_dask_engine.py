@@ -13,6 +13,7 @@ import sqlite3
 import sys
 import textwrap
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -88,20 +89,21 @@ def _serial(tmp: Path, model, tasks, reference, engine=None) -> Path:
 
 
 # ------------------------------------------------------------------ cheap: one shared cluster
-def test_bulk_on_two_workers_stores_what_the_serial_engine_stores(session, tmp_path, reference):
-    model = resolve("emt")
-    serial = _serial(tmp_path, model, [TASKS["bulk"]], reference)
+def test_al_bulk_elastic_on_two_workers_stores_what_the_serial_engine_stores(session, tmp_path, reference):
+    model = replace(resolve("emt"), elements=frozenset({"Al"}))  # fcc Al only: cheap, two rounds
+    tasks = [TASKS["bulk"], TASKS["elastic"]]
+    serial = _serial(tmp_path, model, tasks, reference)
     engine = DaskEngine(session, model=model)
     with Store(tmp_path / "dask.sqlite") as st:
-        out = run_tasks(model, [TASKS["bulk"]], "quick", reference, st, engine)
-    assert out.computed == len(stored(serial)) >= 3
+        out = run_tasks(model, tasks, "quick", reference, st, engine)
+    assert out.computed == len(stored(serial)) >= 10 and out.rounds == 2
     assert stored(tmp_path / "dask.sqlite") == stored(serial)
     assert engine.summary()["workers"] == 2  # the Jobs were spread, not run on one worker
     # each worker loaded EMT once, however many Jobs it ran
     assert engine.summary()["loads"] == 2 and engine.summary()["tasks"] == out.computed
     # a restarted client recomputes nothing finished
     with Store(tmp_path / "dask.sqlite") as st:
-        again = run_tasks(model, [TASKS["bulk"]], "quick", reference, st, DaskEngine(session, model=model))
+        again = run_tasks(model, tasks, "quick", reference, st, DaskEngine(session, model=model))
     assert again.computed == 0 and again.reused == out.computed
 
 
@@ -121,9 +123,11 @@ def test_a_job_that_kills_its_worker_is_retried_then_stored_failed(session, tmp_
     assert not bad.ok and bad.stage == "worker"
     assert "died 3 times" in bad.reason and "retries 2" in bad.reason
     assert engine.stats["worker_deaths"] == 3
+    session.client.wait_for_workers(2, timeout=120)  # restarted by their nannies, for the next tests
 
 
 def test_placement_shares_workers_between_models(session):
+    session.client.wait_for_workers(2, timeout=120)
     placement = Placement(session)
     placement.open("a", None)
     placement.open("b", None)
