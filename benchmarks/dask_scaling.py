@@ -63,6 +63,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--engine", default="serial", choices=["serial", "batched"])
     p.add_argument("--json", type=Path, default=None)
     p.add_argument("--keep", type=Path, default=None, help="keep the stores in this folder")
+    p.add_argument("--t1", type=float, default=None,
+                   help="wall s of 1 worker from an earlier call (when --workers has no 1: long runs split)")
+    p.add_argument("--reference", type=Path, default=None,
+                   help="a reference store kept (--keep) by an earlier call: not computed again; its time then "
+                        "unknown (no overhead column) and bound eff is not computed")
     a = p.parse_args(argv)
 
     from threadpoolctl import threadpool_limits
@@ -93,21 +98,30 @@ def main(argv: list[str] | None = None) -> int:
         elif event == "job":
             rounds[-1].append(payload[1].seconds)
 
-    engine = batched_engine_for(model) if batched else SerialEngine(model.make_calculator)
+    if a.reference:
+        shutil.copy(a.reference, work / "ref.sqlite")
+        engine = None  # analyse only: the Job count and rounds of the stored run
+    else:
+        engine = batched_engine_for(model) if batched else SerialEngine(model.make_calculator)
     t0 = time.perf_counter()
     with Store(work / "ref.sqlite") as st:
         out = run_tasks(model, tasks, a.tier, reference, st, engine, progress=record)
-    t_ref = time.perf_counter() - t0
+    t_ref = time.perf_counter() - t0 if engine is not None else None
     getattr(engine, "close", lambda: None)()
+    if engine is None:
+        out.computed = out.reused
     ref = _stored(work / "ref.sqlite")
     job_s = sum(sum(r) for r in rounds)
     print(f"# {model.name} ({model.id}), tier {a.tier}, {len(tasks)} tasks, {out.computed} Jobs in {out.rounds} "
           f"rounds; {platform.node()} {os.cpu_count()} CPUs, python {platform.python_version()}", flush=True)
-    print(f"# without Dask ({engine.name} engine): {t_ref:.1f} s wall, {job_s:.1f} s of Job time", flush=True)
+    if engine is not None:
+        print(f"# without Dask ({engine.name} engine): {t_ref:.1f} s wall, {job_s:.1f} s of Job time", flush=True)
+    else:
+        print(f"# reference store {a.reference}: {len(ref)} results", flush=True)
 
     counts = [a.gpus] if a.gpus else [int(x) for x in a.workers.split(",")]
     rows = []
-    t1 = None
+    t1 = a.t1
     for n in counts:
         opts = SchedulerOptions(gpus=n, dashboard_address=":0") if a.gpus else \
             SchedulerOptions(workers=n, dashboard_address=":0")
@@ -128,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
                "speedup": round(t1 / wall, 3) if t1 else None,
                "efficiency": round(t1 / wall / n, 3) if t1 else None,
                "bound_efficiency": round(job_s / ideal / n, 3) if ideal else None,
-               "overhead_vs_no_dask": round(wall / t_ref - 1, 3) if n == 1 or a.gpus else None,
+               "overhead_vs_no_dask": round(wall / t_ref - 1, 3) if t_ref and (n == 1 or a.gpus) else None,
                "same_results": same, "tasks": summary["tasks"], "loads": summary["loads"]}
         rows.append(row)
         print(json.dumps(row), flush=True)
@@ -140,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| {r['workers']}{' GPU' if a.gpus else ''} | {r['wall_s']:.1f} | {f(r['speedup'])} | "
               f"{f(r['efficiency'])} | {f(r['bound_efficiency'])} | {f(r['overhead_vs_no_dask'], '{:+.1%}')} | "
               f"{'yes' if r['same_results'] else 'NO'} |")
-    print(f"\nwithout Dask: {t_ref:.1f} s; start-up of the cluster excluded; "
+    print(f"\nwithout Dask: {t_ref or float('nan'):.1f} s; start-up of the cluster excluded; "
           f"{'GPU worker, batched' if a.gpus else 'single-threaded CPU workers'}")
     if a.json:
         a.json.write_text(json.dumps({"model": model.name, "model_id": model.id, "tier": a.tier, "engine": a.engine,

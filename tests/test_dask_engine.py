@@ -341,3 +341,34 @@ def test_cli_dry_run_prints_the_job_script(tmp_path):
     assert r.exit_code == 2 and "needs --cluster-config" in r.output
     r = CliRunner().invoke(app, ["run", "--models", "emt", "--workers", "2", "--scheduler", "tcp://h:1"])
     assert r.exit_code == 2 and "exclude each other" in r.output
+
+
+@pytest.mark.slow
+def test_gpu_workers_are_pinned_and_get_whole_rounds(tmp_path, reference):
+    """--gpus 2 without GPUs: the workers still get CUDA_VISIBLE_DEVICES 0 and 1 and GPU=1,
+    and a round is cut into one share per worker for the batched engine (EMT has no
+    batched backend: the batched engine's serial path), with the serial engine's results."""
+    model = replace(resolve("emt"), elements=frozenset({"Al"}))
+    tasks = [TASKS["bulk"], TASKS["elastic"]]
+    serial = _serial(tmp_path, model, tasks, reference)
+    old = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = os.pathsep.join([SRC] + ([old] if old else []))
+    try:
+        with open_session(SchedulerOptions(gpus=2, dashboard_address=":0")) as s:
+            s.client.wait_for_workers(2, timeout=300)
+            pinned = s.client.run(lambda: os.environ.get("CUDA_VISIBLE_DEVICES"))
+            assert sorted(pinned.values()) == ["0", "1"]
+            assert all(w["gpu"] for w in s.workers().values())
+            engine = DaskEngine(s, model=model)
+            sizes = []
+            with Store(tmp_path / "dask.sqlite") as st:
+                run_tasks(model, tasks, "quick", reference, st, engine,
+                          progress=lambda ev, p: sizes.append(len(p)) if ev == "round" else None)
+    finally:
+        if old is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = old
+    # one share per worker per round (a round of one Job: one share), not one task per Job
+    assert sizes[-1] > 2 and engine.summary()["tasks"] == sum(min(2, n) for n in sizes)
+    assert stored(tmp_path / "dask.sqlite") == stored(serial)
