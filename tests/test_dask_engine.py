@@ -16,6 +16,7 @@ import threading
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 from ase.build import bulk
 
@@ -209,8 +210,21 @@ def test_quick_tier_lammps_on_two_env_workers_equals_serial(tmp_path, reference)
             os.environ.pop("PYTHONPATH", None)
         else:
             os.environ["PYTHONPATH"] = old
-    assert len(stored(serial)) > 50
-    assert stored(tmp_path / "dask.sqlite") == stored(serial)
+    # LAMMPS's calculator moves its box when consecutive Jobs share their species (change_box)
+    # instead of rebuilding it, so its answers depend on the Job before at round-off level:
+    # the serial engine itself, given the quick tier's Jobs in reverse order, differs from
+    # itself in 11 of 95 results by <= 1e-14 eV / eV/Å (tmp script, 2026-12-02).  So: the same
+    # Jobs, the same outcome, stage, reason and optimiser steps; numbers equal to 1e-9.
+    ref, mine = stored(serial), stored(tmp_path / "dask.sqlite")
+    assert len(ref) > 50 and mine.keys() == ref.keys()
+    for key, row in ref.items():
+        assert mine[key][:-1] == row[:-1]  # model, digest, task, name, atoms, ok, stage, reason
+        a, b = json.loads(row[-1]), json.loads(mine[key][-1])
+        assert (a["steps"], a["converged"], a["ok"]) == (b["steps"], b["converged"], b["ok"])
+        for field in ("energy", "forces", "stress"):
+            np.testing.assert_allclose(b[field], a[field], rtol=0, atol=1e-9)
+        np.testing.assert_allclose(b["structure"]["positions"], a["structure"]["positions"], rtol=0, atol=1e-9)
+        np.testing.assert_allclose(b["structure"]["cell"], a["structure"]["cell"], rtol=0, atol=1e-9)
     assert eng.summary()["workers"] == 2
 
 
