@@ -45,6 +45,36 @@ def _stored(path: Path) -> dict[str, str]:
     return out
 
 
+def _job_seconds(path: Path) -> float:
+    db = sqlite3.connect(path)
+    total = db.execute("SELECT SUM(seconds) FROM results").fetchone()[0] or 0.0
+    db.close()
+    return float(total)
+
+
+def _differences(ref: dict[str, str], got: dict[str, str]) -> dict[str, float | int]:
+    """How far two stores are apart: Jobs missing, outcomes (ok, steps) differing, and the
+    largest energy (eV), force (eV/Å) and position (Å) differences of the rest."""
+    import numpy as np
+
+    out = {"missing": len(set(ref) - set(got)), "outcome_differs": 0, "max_dE_eV": 0.0, "max_dF_eV_A": 0.0,
+           "max_dpos_A": 0.0}
+    for key in set(ref) & set(got):
+        if ref[key] == got[key]:
+            continue
+        a, b = json.loads(ref[key]), json.loads(got[key])
+        if (a["ok"], a["steps"], a["stage"]) != (b["ok"], b["steps"], b["stage"]):
+            out["outcome_differs"] += 1
+        if a["energy"] is not None and b["energy"] is not None:
+            out["max_dE_eV"] = max(out["max_dE_eV"], abs(a["energy"] - b["energy"]))
+        if a["forces"] and b["forces"] and len(a["forces"]) == len(b["forces"]):
+            out["max_dF_eV_A"] = max(out["max_dF_eV_A"], float(np.abs(np.subtract(a["forces"], b["forces"])).max()))
+        if a["structure"] and b["structure"]:
+            d = np.subtract(a["structure"]["positions"], b["structure"]["positions"])
+            out["max_dpos_A"] = max(out["max_dpos_A"], float(np.abs(d).max()))
+    return out
+
+
 def _lpt(times: list[float], n: int) -> float:
     loads = [0.0] * n
     for t in sorted(times, reverse=True):
@@ -65,10 +95,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--keep", type=Path, default=None, help="keep the stores in this folder")
     p.add_argument("--t1", type=float, default=None,
                    help="wall s of 1 worker from an earlier call (when --workers has no 1: long runs split)")
+    p.add_argument("--reference-only", action="store_true",
+                   help="compute the reference (keep it with --keep) and stop: long runs split over calls")
+    p.add_argument("--t-ref", type=float, default=None, help="wall s of the reference from an earlier call")
     p.add_argument("--reference", type=Path, default=None,
                    help="a reference store kept (--keep) by an earlier call: not computed again; its time then "
                         "unknown (no overhead column) and bound eff is not computed")
     a = p.parse_args(argv)
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):  # as Dask's nannies set them
+        os.environ.setdefault(var, "1")
 
     from threadpoolctl import threadpool_limits
 
@@ -106,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     with Store(work / "ref.sqlite") as st:
         out = run_tasks(model, tasks, a.tier, reference, st, engine, progress=record)
-    t_ref = time.perf_counter() - t0 if engine is not None else None
+    t_ref = time.perf_counter() - t0 if engine is not None else a.t_ref
     getattr(engine, "close", lambda: None)()
     if engine is None:
         out.computed = out.reused
@@ -119,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(f"# reference store {a.reference}: {len(ref)} results", flush=True)
 
-    counts = [a.gpus] if a.gpus else [int(x) for x in a.workers.split(",")]
+    counts = [] if a.reference_only else [a.gpus] if a.gpus else [int(x) for x in a.workers.split(",")]
     rows = []
     t1 = a.t1
     for n in counts:
@@ -135,7 +170,8 @@ def main(argv: list[str] | None = None) -> int:
                 run_tasks(model, tasks, a.tier, reference, st, eng)
             wall = time.perf_counter() - t0
             summary = eng.summary()
-        same = _stored(work / f"dask{n}.sqlite") == ref
+        got = _stored(work / f"dask{n}.sqlite")
+        same = got == ref
         t1 = t1 if t1 is not None else (wall if n == 1 or a.gpus else None)
         ideal = sum(_lpt(r, n) for r in rounds if r)
         row = {"workers": n, "wall_s": round(wall, 2), "start_s": round(start_s, 1),
@@ -143,15 +179,17 @@ def main(argv: list[str] | None = None) -> int:
                "efficiency": round(t1 / wall / n, 3) if t1 else None,
                "bound_efficiency": round(job_s / ideal / n, 3) if ideal else None,
                "overhead_vs_no_dask": round(wall / t_ref - 1, 3) if t_ref and (n == 1 or a.gpus) else None,
-               "same_results": same, "tasks": summary["tasks"], "loads": summary["loads"]}
+               "job_s": round(_job_seconds(work / f"dask{n}.sqlite"), 1),
+               "same_results": same, "tasks": summary["tasks"], "loads": summary["loads"],
+               **({} if same else _differences(ref, got))}
         rows.append(row)
         print(json.dumps(row), flush=True)
     print()
-    print(f"| workers | wall s | speed-up | efficiency | bound eff | Dask overhead | same results |")
-    print(f"|---|---|---|---|---|---|---|")
+    print("| workers | wall s | Σ Job s | speed-up | efficiency | bound eff | Dask overhead | same results |")
+    print("|---|---|---|---|---|---|---|---|")
     for r in rows:
         f = lambda v, fmt="{:.2f}": "-" if v is None else fmt.format(v)  # noqa: E731
-        print(f"| {r['workers']}{' GPU' if a.gpus else ''} | {r['wall_s']:.1f} | {f(r['speedup'])} | "
+        print(f"| {r['workers']}{' GPU' if a.gpus else ''} | {r['wall_s']:.1f} | {r['job_s']:.1f} | {f(r['speedup'])} | "
               f"{f(r['efficiency'])} | {f(r['bound_efficiency'])} | {f(r['overhead_vs_no_dask'], '{:+.1%}')} | "
               f"{'yes' if r['same_results'] else 'NO'} |")
     print(f"\nwithout Dask: {t_ref or float('nan'):.1f} s; start-up of the cluster excluded; "
