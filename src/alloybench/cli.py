@@ -205,11 +205,40 @@ def run_cmd(
     check_convergence: bool = typer.Option(False, "--check-convergence",
                                            help="recompute a sample of each task's relaxations with fmax halved and "
                                                 "report the change (OUT/convergence.json)"),
+    models: Optional[list[str]] = typer.Option(None, "--models",
+                                               help="several models, comma-separated: each to OUT/NAME (Dask options "
+                                                    "spread them over workers; without, one after another)"),
+    workers: Optional[int] = typer.Option(None, "--workers", help="Dask: a LocalCluster of N worker processes "
+                                                                  "(per environment the models need)"),
+    gpus: int = typer.Option(0, "--gpus", help="Dask: a LocalCluster of one worker per GPU (0..N-1), pinned, batched"),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Dask: join a running scheduler (tcp://host:8786)"),
+    cluster: Optional[str] = typer.Option(None, "--cluster", help="Dask: 'slurm' (dask-jobqueue; needs --cluster-config)"),
+    cluster_config: Optional[Path] = typer.Option(None, "--cluster-config", help="YAML: queue, account, walltime, "
+                                                  "cores, memory, gpus_per_job, env_activation, families (README)"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="with --cluster slurm: print the job scripts, submit nothing"),
+    retries: int = typer.Option(2, "--retries", help="Dask: times a Job whose worker died is run again elsewhere"),
 ) -> None:
-    """Run the suite on one model; results go to OUT/results.sqlite, results.json and report.md.
+    """Run the suite on one model (or several, --models); results go to OUT/results.sqlite, results.json and report.md.
 
     Exit status: 0 every Job ok; 1 some Jobs failed or are missing (the report says which);
     2 a usage error (nothing written); 130 interrupted."""
+    if models or workers or gpus or scheduler or cluster or cluster_config or dry_run:
+        from alloybench.engine.dask_cluster import SchedulerOptions
+        from alloybench.engine.dask_run import run_command, split_models
+
+        try:
+            code = run_command(split_models((models or []) + ([model] if model else [])), weights=weights,
+                               tasks=tasks, tier=tier.value, out_dir=out_dir, elements=elements,
+                               batched=engine_name == EngineChoice.batched, quiet=quiet, dry_run=dry_run,
+                               options=SchedulerOptions(workers=workers, gpus=gpus, scheduler=scheduler,
+                                                        cluster=cluster, cluster_config=cluster_config,
+                                                        retries=retries), out=out, err=err)
+        except KeyboardInterrupt:
+            err.print("interrupted: finished Jobs are stored; run again to resume")
+            raise typer.Exit(130)
+        except UserError as exc:
+            fail(str(exc))
+        raise typer.Exit(code)
     from alloybench.engine.limits import JobLimits
     from alloybench.models import DEFAULT_MODEL, resolve
     from alloybench.models.trust import TRUST_ENV
