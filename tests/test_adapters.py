@@ -231,3 +231,25 @@ def test_cueq_switch_reads_the_environment(monkeypatch):
         assert cueq_requested()
     monkeypatch.setenv("ALLOYBENCH_CUEQ", "0")
     assert not cueq_requested()
+
+
+def test_kim_model_from_the_main_environment_reaches_its_worker(monkeypatch, tmp_path):
+    """The main environment has no kimpy: the model is described by a worker in the kim
+    environment and then served by another worker, which re-resolves the spec it is given.
+    That spec must be 'kim:ID' (the bare ID is no model name); kimpy itself is never imported
+    here (load_kim runs only when a calculator is made)."""
+    from alloybench.engine.subprocess import SubprocessEngine
+    from alloybench.models import adapters
+    from alloybench.worker import describe, model_from_description
+
+    model_id = "EAM_Dynamo_MendelevKramerBecker_2008_Al__MO_106969701023_005"
+    monkeypatch.setattr(adapters.Family, "installed", lambda self: True)  # as inside the kim environment
+    monkeypatch.setenv("ALLOYBENCH_IN_WORKER", "1")
+    doc = describe(resolve(f"kim:{model_id}"))  # what 'worker describe kim:ID' sends back
+    assert doc["source"] == f"kim:{model_id}"
+    assert describe(adapters.from_kim(model_id))["source"] == f"kim:{model_id}"
+    remote = model_from_description(doc, env=str(tmp_path))
+    engine = SubprocessEngine.for_model(remote)
+    assert engine.source == f"kim:{model_id}"
+    served = resolve(engine.source, engine.weights)  # what 'worker serve SOURCE' does
+    assert served.id == doc["id"] and served.elements == frozenset({"Al"})

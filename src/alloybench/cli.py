@@ -21,8 +21,20 @@ from alloybench.cli_env import env_app
 from alloybench.cli_finetune import finetune_cmd
 from alloybench.errors import UserError
 
-app = typer.Typer(add_completion=False, no_args_is_help=False, help=__doc__,
-                  pretty_exceptions_enable=False)
+class _App(typer.Typer):
+    """A UserError that escapes a command is still one line and exit 2."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().__call__(*args, **kwargs)
+        except UserError as exc:
+            err.print(f"alloybench: error: {one_line(exc)}", highlight=False, markup=False, soft_wrap=True)
+            sys.exit(2)
+
+
+app = _App(add_completion=False, no_args_is_help=False, help=__doc__, pretty_exceptions_enable=False,
+           epilog="Exit status: 0 every Job ok; 1 the run finished but some Jobs failed or are missing "
+                  "(report written); 2 a usage error (nothing written); 130 interrupted (resume by running again).")
 app.add_typer(env_app, name="env")
 app.command("finetune")(finetune_cmd)
 # tables are wide: never squeeze them into 80 columns when the output is not a terminal
@@ -41,9 +53,15 @@ class TierChoice(str, Enum):
     full = "full"
 
 
+def one_line(message: object) -> str:
+    """The message with anything that would break it over lines (newlines, control and
+    separator characters from the user's input) shown escaped."""
+    return "".join(ch if ch.isprintable() or ch == " " else ascii(ch)[1:-1] for ch in str(message))
+
+
 def fail(message: str) -> None:
     """A user's mistake: one line, exit status 2."""
-    err.print(f"alloybench: error: {message}", highlight=False, markup=False, soft_wrap=True)
+    err.print(f"alloybench: error: {one_line(message)}", highlight=False, markup=False, soft_wrap=True)
     raise typer.Exit(2)
 
 
@@ -64,13 +82,19 @@ def models_cmd() -> None:
 
     table = Table(title="alloybench models (also: a local weights path, FAMILY:PATH, a model file, kim:ID, "
                         "module:callable)")
-    for col in ("name", "family", "version", "training data", "elements", "licence", "status"):
+    from alloybench.models.trust import kind
+
+    for col in ("name", "family", "version", "training data", "elements", "licence", "checkpoint", "status"):
         table.add_column(col, no_wrap=col in ("name", "family"), ratio=3 if col == "status" else None)
     for r in listing():
         status = r["status"]
         table.add_row(r["name"], r["family"], r["version"], r["training_data"], r["elements"], r["licence"],
+                      kind(r["family"]),
                       f"[green]{status}[/]" if status.startswith("ready") else f"[yellow]{status}[/]")
     out.print(table)
+    out.print("checkpoint: data = nothing in the file runs; weights-only = read with torch.load(weights_only=True); "
+              "code = loading needs full unpickling or runs code stored in the file: a file outside the installed "
+              "packages, the families' caches and $ALLOYBENCH_WEIGHTS needs --trust-checkpoint", highlight=False)
 
 
 @app.command("tasks")
@@ -88,10 +112,11 @@ def tasks_cmd() -> None:
 
 def _select_tasks(names: Optional[list[str]], tier: str):
     from alloybench.tasks import TASKS, tasks_for_tier
+    from alloybench.validate import split_list
 
-    if not names:
+    wanted = split_list(names, "--tasks")
+    if wanted is None:
         return tasks_for_tier(tier)
-    wanted = [n.strip() for raw in names for n in raw.split(",") if n.strip()]
     unknown = [n for n in wanted if n not in TASKS]
     if unknown:
         raise UserError(f"unknown task '{unknown[0]}' (known: {', '.join(TASKS)})")
@@ -101,9 +126,11 @@ def _select_tasks(names: Optional[list[str]], tier: str):
 def _elements(model, selection: Optional[str]) -> frozenset[str] | None:
     from ase.data import chemical_symbols
 
-    if not selection:
+    from alloybench.validate import split_list
+
+    if selection is None:
         return model.elements
-    chosen = {s.strip() for s in selection.split(",") if s.strip()}
+    chosen = set(split_list([selection], "--elements") or [])
     bad = sorted(chosen - set(chemical_symbols[1:]))
     if bad:
         raise UserError(f"not a chemical element: {bad[0]}")
@@ -168,35 +195,92 @@ def run_cmd(
     engine_name: EngineChoice = typer.Option(EngineChoice.serial, "--engine",
                                              help="serial (ASE, one Job at a time) | batched (many Jobs per model call)"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar"),
+    job_timeout: Optional[float] = typer.Option(None, "--job-timeout", min=0.001,
+                                                help="wall-clock limit per Job in seconds (default: 600 s + 0.05 s "
+                                                     "per atom per force call); a Job past it is stored as failed, "
+                                                     "stage 'timeout'"),
+    isolate: bool = typer.Option(False, "--isolate",
+                                 help="run the model in a worker process that is killed when a Job hangs"),
+    trust_checkpoint: bool = typer.Option(False, "--trust-checkpoint",
+                                          help="allow a checkpoint that needs full unpickling (it can run code) "
+                                               "from outside the installed packages and $ALLOYBENCH_WEIGHTS"),
+    check_convergence: bool = typer.Option(False, "--check-convergence",
+                                           help="recompute a sample of each task's relaxations with fmax halved and "
+                                                "report the change (OUT/convergence.json)"),
+    models: Optional[list[str]] = typer.Option(None, "--models",
+                                               help="several models, comma-separated: each to OUT/NAME (Dask options "
+                                                    "spread them over workers; without, one after another)"),
+    workers: Optional[int] = typer.Option(None, "--workers", help="Dask: a LocalCluster of N worker processes "
+                                                                  "(per environment the models need)"),
+    gpus: int = typer.Option(0, "--gpus", help="Dask: a LocalCluster of one worker per GPU (0..N-1), pinned, batched"),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Dask: join a running scheduler (tcp://host:8786)"),
+    cluster: Optional[str] = typer.Option(None, "--cluster", help="Dask: 'slurm' (dask-jobqueue; needs --cluster-config)"),
+    cluster_config: Optional[Path] = typer.Option(None, "--cluster-config", help="YAML: queue, account, walltime, "
+                                                  "cores, memory, gpus_per_job, env_activation, families (README)"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="with --cluster slurm: print the job scripts, submit nothing"),
+    retries: int = typer.Option(2, "--retries", help="Dask: times a Job whose worker died is run again elsewhere"),
 ) -> None:
-    """Run the suite on one model; results go to OUT/results.sqlite, results.json and report.md."""
-    from alloybench.engine.serial import SerialEngine
+    """Run the suite on one model (or several, --models); results go to OUT/results.sqlite, results.json and report.md.
+
+    Exit status: 0 every Job ok; 1 some Jobs failed or are missing (the report says which);
+    2 a usage error (nothing written); 130 interrupted."""
+    if models or workers or gpus or scheduler or cluster or cluster_config or dry_run:
+        from alloybench.engine.dask_cluster import SchedulerOptions
+        from alloybench.engine.dask_run import run_command, split_models
+
+        try:
+            code = run_command(split_models((models or []) + ([model] if model else [])), weights=weights,
+                               tasks=tasks, tier=tier.value, out_dir=out_dir, elements=elements,
+                               batched=engine_name == EngineChoice.batched, quiet=quiet, dry_run=dry_run,
+                               options=SchedulerOptions(workers=workers, gpus=gpus, scheduler=scheduler,
+                                                        cluster=cluster, cluster_config=cluster_config,
+                                                        retries=retries), out=out, err=err)
+        except KeyboardInterrupt:
+            err.print("interrupted: finished Jobs are stored; run again to resume")
+            raise typer.Exit(130)
+        except UserError as exc:
+            fail(str(exc))
+        raise typer.Exit(code)
+    from alloybench.engine.limits import JobLimits
     from alloybench.models import DEFAULT_MODEL, resolve
+    from alloybench.models.trust import TRUST_ENV
     from alloybench.reference import load_reference
-    from alloybench.report import markdown, results_document, write_atomic
+    from alloybench.report import markdown, results_document, write_all, write_atomic
     from alloybench.runner import run_tasks
     from alloybench.store import Store
+    from alloybench.validate import check_model_text, check_out_dir
     from dataclasses import replace
 
+    if trust_checkpoint:
+        os.environ[TRUST_ENV] = "1"  # workers inherit it
+    engine = None
     try:
-        resolved = resolve(model or DEFAULT_MODEL, weights)
+        spec = DEFAULT_MODEL if model is None else check_model_text(model)
+        if out_dir is not None:
+            check_out_dir(out_dir)
+        limits = JobLimits.from_env(job_timeout)
+        resolved = resolve(spec, weights)
         selected = _select_tasks(tasks, tier.value)
         chosen = _elements(resolved, elements)
         reference = load_reference()
         if chosen is not None and not any(set(p.elements) <= chosen for p in reference.phases.values()):
             raise UserError(f"model '{resolved.name}' covers none of the reference phases' elements "
                             f"(Al, Cu, Mg, Zn); nothing to compute")
+        directory = check_out_dir(out_dir or Path("alloybench-results") / resolved.name.replace("/", "_"))
+        resolved = replace(resolved, elements=chosen)
+        # the model loads before anything is written: a model that cannot load leaves no store behind
+        engine = _engine(resolved, engine_name, limits, isolate)
     except UserError as exc:
+        getattr(engine, "close", lambda: None)()
         fail(str(exc))
-    resolved = replace(resolved, elements=chosen)
-    directory = out_dir or Path("alloybench-results") / resolved.name.replace("/", "_")
     run_info = {
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "command": " ".join(["alloybench"] + sys.argv[1:]),
         "tier": tier.value,
         "tasks": [t.name for t in selected],
         "elements": sorted(chosen) if chosen is not None else None,
-        "model_spec": model or DEFAULT_MODEL,
+        "model_spec": spec,
+        "job_limits": limits.describe(),
         "host": {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count()},
         "versions": _versions("alloybench", "ase", "numpy", "torch", "sevenn", "chgnet", "matgl", "spglib",
                               "mace-torch", "tensorpotential", "mattersim", "orb-models", "fairchem-core", "deepmd-kit",
@@ -208,29 +292,30 @@ def run_cmd(
         run_info["env"] = {"path": resolved.env, **(envs.env_info(resolved.family) or {})}
     _single_threaded_blas()
     t0 = time.perf_counter()
-    with Store(directory / "results.sqlite") as store:
+    try:
+        store = Store(directory / "results.sqlite")
+    except UserError as exc:
+        engine.close()
+        fail(str(exc))
+    with store:
         run_id = store.start_run(resolved.id, run_info)
-        if resolved.env:  # the family's package is not importable here: a worker in its environment
-            from alloybench.engine.subprocess import SubprocessEngine
-
-            engine = SubprocessEngine.for_model(resolved, batched=engine_name == EngineChoice.batched)
-        elif engine_name == EngineChoice.batched:
-            from alloybench.engine.batched import batched_engine_for
-
-            engine = batched_engine_for(resolved)
-        else:
-            engine = SerialEngine(resolved.make_calculator)
         run_info["engine"] = engine.name
         try:
             with _Bar(quiet) as bar:
                 outcome = run_tasks(resolved, selected, tier.value, reference, store, engine, progress=bar)
+            if check_convergence:
+                from alloybench.convergence import check_convergence as _check
+
+                checks = _check(outcome.jobs, outcome.raw, engine)
         except KeyboardInterrupt:
+            store.finish_run(run_id, run_info, status="interrupted")
             err.print(f"interrupted: {store.count(resolved.id)} results are stored in {directory}; run again to resume")
             raise typer.Exit(130)
         except UserError as exc:
+            store.finish_run(run_id, run_info, status="interrupted")
             fail(str(exc))
         finally:
-            getattr(engine, "close", lambda: None)()  # stops a worker process
+            engine.close()  # stops a worker process
         wall = time.perf_counter() - t0
         from alloybench.models.adapters import device
 
@@ -249,18 +334,57 @@ def run_cmd(
     import json
 
     if tier == TierChoice.full:
-        write_atomic(directory / "cost.json", json.dumps(cost, indent=1))
+        try:
+            write_atomic(directory / "cost.json", json.dumps(cost, indent=1))
+        except UserError as exc:
+            fail(str(exc))
     doc = results_document({"name": resolved.name, "id": resolved.id, **resolved.info}, run_info,
-                           outcome.metrics, outcome.failures, timing, cost)
+                           outcome.metrics, outcome.failures, timing, cost, missing=outcome.missing,
+                           flagged=outcome.flagged)
+    try:
+        write_all([(directory / "results.json", json.dumps(doc, indent=1)), (directory / "report.md", markdown([doc]))])
+    except UserError as exc:
+        fail(str(exc))
+    if check_convergence:
+        from dataclasses import asdict
 
-    write_atomic(directory / "results.json", json.dumps(doc, indent=1))
-    write_atomic(directory / "report.md", markdown([doc]))
+        write_atomic(directory / "convergence.json", json.dumps([asdict(c) for c in checks], indent=1))
+        for c in checks:
+            de = "–" if c.energy_change_meV is None else f"{c.energy_change_meV:+.3f} meV"
+            ds = "–" if c.stress_change_GPa is None else f"{c.stress_change_GPa:.3f} GPa"
+            verdict = "converged" if c.converged else "NOT CONVERGED"
+            out.print(f"{c.task}:{c.name} fmax {c.fmax:g} -> {c.fmax / 2:g}: dE {de}, dstress {ds}: {verdict} "
+                      f"{c.note}", highlight=False, markup=False)
     s = doc["score"]
     if not quiet:
         out.print(f"[bold]{resolved.name}[/]: overall score {s['overall']:.3f}" if s["overall"] is not None
                   else f"[bold]{resolved.name}[/]: no scored metric")
         out.print(f"{outcome.computed} Jobs computed, {outcome.reused} reused, {s['n_failed']} failed metrics, "
                   f"{wall:.1f} s; report: {directory / 'report.md'}")
+    if outcome.failures or outcome.missing:  # finished, but not a clean run: scripts and CI can tell
+        err.print(f"{len(outcome.failures)} Jobs failed, {len(outcome.missing)} missing (see {directory / 'report.md'})"
+                  f": exit status 1", highlight=False, markup=False)
+        raise typer.Exit(1)
+
+
+def _engine(model, engine_name: "EngineChoice", limits, isolate: bool):
+    """The engine for a run, with the model already loaded (UserError if it cannot load)."""
+    from alloybench.engine.serial import SerialEngine, load_calculator
+
+    if model.env or isolate:  # a worker process: the family's environment, or this one (--isolate)
+        from alloybench.engine.subprocess import SubprocessEngine
+
+        engine = SubprocessEngine.for_model(model, batched=engine_name == EngineChoice.batched, limits=limits)
+        engine.start()  # loads the model there; UserError when it cannot
+        return engine
+    calc = load_calculator(model.make_calculator, f"model '{model.name}'")
+    if engine_name == EngineChoice.batched:
+        from alloybench.engine.batched import batched_engine_for
+
+        engine = batched_engine_for(model, calculator=calc)
+    else:
+        engine = SerialEngine(lambda: calc, limits=limits)
+    return engine
 
 
 @app.command("cost")
@@ -273,9 +397,13 @@ def cost_cmd(
     """Cost: load time, time per atom per call against cell size, MD steps/s, peak memory."""
     from alloybench.cost import cost_command
     from alloybench.models import DEFAULT_MODEL
+    from alloybench.validate import check_model_text, check_out_dir
 
     try:
-        cost_command(model or DEFAULT_MODEL, out_dir, quick, device=device, console=out)
+        if out_dir is not None:
+            check_out_dir(out_dir)
+        cost_command(DEFAULT_MODEL if model is None else check_model_text(model), out_dir, quick, device=device,
+                     console=out)
     except UserError as exc:
         fail(str(exc))
 
@@ -288,22 +416,30 @@ def report_cmd(
 ) -> None:
     """Rebuild the report from one or more result folders, models side by side."""
     from alloybench.report import markdown, write_atomic
+    from alloybench.validate import check_in_dir, check_out_dir, check_out_file
 
     docs = []
     try:
+        if output is not None:
+            check_out_file(output, "--md")
+        if html_dir is not None:
+            check_out_dir(html_dir, "--html")
         for d in dirs:
-            docs.append(_rebuild(d))
+            docs.append(_rebuild(check_in_dir(d)))
+        text = markdown(docs)
+        if output:
+            write_atomic(output, text)
+        if html_dir is not None:
+            from alloybench.report.html import write_html
+
+            try:
+                site = write_html(docs, html_dir)
+            except OSError as exc:
+                raise UserError(f"--html {html_dir}: cannot write ({exc.strerror or exc}); choose another folder"
+                                ) from None
+            err.print(f"HTML report: {site}", highlight=False, markup=False)
     except UserError as exc:
         fail(str(exc))
-    if html_dir is not None and html_dir.exists() and not html_dir.is_dir():
-        fail(f"--html {html_dir}: exists and is not a folder")
-    text = markdown(docs)
-    if output:
-        write_atomic(output, text)
-    if html_dir is not None:
-        from alloybench.report.html import write_html
-
-        err.print(f"HTML report: {write_html(docs, html_dir)}", highlight=False, markup=False)
     if not output and html_dir is None:
         sys.stdout.write(text + "\n")  # plain: a console would wrap Markdown table rows
 
@@ -319,29 +455,44 @@ def _rebuild(directory: Path) -> dict[str, Any]:
     from alloybench.store import Store
     from alloybench.tasks import TASKS
 
+    from alloybench.validate import check_results_doc, load_json_file
+
     db = directory / "results.sqlite"
+    published = directory / "results.json"
     if not db.exists():
-        if (directory / "results.json").exists():  # a published result without its store: as written
-            return json.loads((directory / "results.json").read_text())
+        if published.exists():  # a published result without its store: as written, once checked
+            return check_results_doc(load_json_file(published, "results file"), published)
         raise UserError(f"no results.sqlite or results.json in {directory}")
-    with Store(db) as store:
+    with Store(db, readonly=True) as store:  # a report never writes to the store
         runs = store.runs()
         if not runs:
             raise UserError(f"{db} holds no run")
         last = runs[-1]
         info = last["info"]
-        tasks = [TASKS[t] for t in info["tasks"] if t in TASKS]
-        old = {}
-        if (directory / "results.json").exists():
-            old = json.loads((directory / "results.json").read_text()).get("model", {})
-        elements = frozenset(info["elements"]) if info.get("elements") else None
-        model = Model(id=last["model"], name=old.get("name", last["model"].split("@")[0]), family=old.get("family", ""),
-                      elements=elements, make_calculator=lambda: None, info={})
+        if not (isinstance(info, dict) and isinstance(info.get("tasks"), list) and info.get("tier") in
+                ("quick", "standard", "full")):
+            raise UserError(f"{db}: the last run's record is damaged (no task list or tier); run "
+                            f"'alloybench run' on {directory} again")
+        tasks = [TASKS[t] for t in info["tasks"] if isinstance(t, str) and t in TASKS]
+        old: dict[str, Any] = {}
+        if published.exists():  # the model's metadata as the run wrote it; the store decides the rest
+            try:
+                prev = json.loads(published.read_text(encoding="utf-8"))
+                old = prev.get("model", {}) if isinstance(prev, dict) and isinstance(prev.get("model"), dict) else {}
+            except (OSError, ValueError):
+                old = {}
+        els = info.get("elements")
+        elements = frozenset(str(e) for e in els) if isinstance(els, list) and els else None
+        name = old.get("name") if isinstance(old.get("name"), str) else last["model"].split("@")[0]
+        family = old.get("family") if isinstance(old.get("family"), str) else ""
+        model = Model(id=last["model"], name=name, family=family, elements=elements, make_calculator=lambda: None,
+                      info={})
         outcome = run_tasks(model, tasks, info["tier"], load_reference(), store, engine=None)
-        timing = info.get("timing", {})
+        timing = info.get("timing", {}) if isinstance(info.get("timing"), dict) else {}
         cost = store.latest_cost(model.id)
+        status = last.get("status", "finished")
     return results_document({**old, "name": model.name, "id": model.id}, info, outcome.metrics, outcome.failures,
-                            timing, cost)
+                            timing, cost, missing=outcome.missing, run_status=status, flagged=outcome.flagged)
 
 
 def main() -> None:

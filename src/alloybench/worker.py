@@ -112,8 +112,10 @@ def serve(source: str, weights: str | None) -> int:
         from alloybench.engine.serial import run_job
         from alloybench.models import resolve
 
+        from alloybench.engine.serial import load_calculator
+
         model = resolve(source, weights)
-        calc = model.make_calculator()
+        calc = load_calculator(model.make_calculator, f"model '{model.name}'")
     except BaseException as exc:  # noqa: BLE001 - reported to the parent, which decides
         chan.send(_error(exc))
         return 3
@@ -144,7 +146,7 @@ def serve(source: str, weights: str | None) -> int:
             chan.send({"type": "batch_done", "stats": _jsonable(engines[prefer].stats)})
             continue
         job = job_from_dict(msg["job"])
-        result = run_job(job, calc)
+        result = run_job(job, calc, msg.get("timeout"))  # the limit is applied here (SIGALRM) first
         chan.send({"type": "result", "digest": job.digest, "result": result.to_dict()})
     for engine in engines.values():
         engine.close()  # CHGNet's graph workers

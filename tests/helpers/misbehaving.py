@@ -60,3 +60,34 @@ def hang_on_three():
 
 def broken_at_load():
     raise RuntimeError("cannot load this model")
+
+
+class _HangBlockingAlarm(_Marked):
+    """Hangs where no signal handler can run (SIGALRM blocked, as in native code that never
+    returns to the interpreter): only killing the process stops it."""
+
+    n = 3
+
+    def act(self):
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
+        time.sleep(3600)
+
+
+def hang_blocking_alarm_on_three():
+    return _HangBlockingAlarm()
+
+
+class _Sleeper(EMT):
+    """EMT that sleeps an hour on any structure with 3 or more atoms... only 1-atom cells finish."""
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=()):
+        if atoms is not None and len(atoms) >= 3:
+            time.sleep(3600)
+        super().calculate(atoms, properties, system_changes)
+
+
+def sleeps_on_big_cells():
+    return _Sleeper()
+
+
+sleeps_on_big_cells.elements = ["Al", "Cu"]

@@ -490,6 +490,9 @@ def make_backend(model, device: str | None = None, prefer: str = "auto", enable_
     if prefer == "loop":
         return CalculatorBackend(loaded)
     if model.family == "sevennet":
+        from alloybench.models.trust import sevenn_weights_only
+
+        sevenn_weights_only()  # checkpoints read with torch.load(weights_only=True)
         weights, modal = _sevennet_options(model)
         why = torch_sim_available()
         if prefer in ("auto", "torch-sim") and why is None:

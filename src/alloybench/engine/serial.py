@@ -12,6 +12,7 @@ from ase.constraints import FixAtoms, FixCartesian
 from ase.filters import FrechetCellFilter, UnitCellFilter
 from ase.optimize import BFGS, FIRE
 
+from alloybench.engine.limits import JobLimits, JobTimeout, timeout_result, wall_clock_limit
 from alloybench.errors import UserError
 from alloybench.jobs import Job, Result, Structure
 
@@ -42,9 +43,24 @@ def _cell_filter(atoms, mask):
     return UnitCellFilter(atoms, mask=list(mask))
 
 
-def run_job(job: Job, calc: Calculator) -> Result:
-    """Execute one Job; every failure becomes a Result with stage and reason."""
+def run_job(job: Job, calc: Calculator, limit: float | None = None) -> Result:
+    """Execute one Job; every failure becomes a Result with stage and reason.
+    ``limit``: wall-clock seconds (see ``alloybench.engine.limits``); past it, stage "timeout"."""
     t0 = time.perf_counter()
+    try:
+        with wall_clock_limit(limit):
+            return _run_job(job, calc, t0)
+    except JobTimeout:
+        reset = getattr(calc, "reset", None)
+        if callable(reset):  # whatever the interrupted call left half-computed is discarded
+            try:
+                reset()
+            except Exception:  # noqa: BLE001
+                pass
+        return timeout_result(limit or 0.0, time.perf_counter() - t0)
+
+
+def _run_job(job: Job, calc: Calculator, t0: float) -> Result:
     atoms = job.structure.to_atoms()
     atoms.calc = calc
     stage = "setup"
@@ -98,27 +114,50 @@ def run_job(job: Job, calc: Calculator) -> Result:
         return Result.failure(stage, f"{type(exc).__name__}: {exc}".strip()[:500], time.perf_counter() - t0)
 
 
+def check_calculator(calc: object, what: str = "the model") -> Calculator:
+    """What a model's factory returned must be an ASE calculator (UserError otherwise)."""
+    if not (callable(getattr(calc, "get_potential_energy", None)) or callable(getattr(calc, "calculate", None))):
+        raise UserError(f"{what} returned {type(calc).__name__} {str(calc)[:40]!r}, not an ASE calculator "
+                        f"(an object with get_potential_energy/calculate)")
+    return calc  # type: ignore[return-value]
+
+
+def load_calculator(make: Callable[[], Calculator], what: str = "the model") -> Calculator:
+    """Call a model's factory; any failure is one line (UserError), not a traceback."""
+    try:
+        calc = make()
+    except UserError:
+        raise
+    except Exception as exc:  # a model that cannot load stops the run with one line, not a traceback
+        first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
+        raise UserError(f"{what} failed to load: {type(exc).__name__}: {first}") from exc
+    return check_calculator(calc, what)
+
+
 class SerialEngine:
-    """Runs Jobs one by one with a calculator from ``make_calculator``."""
+    """Runs Jobs one by one with a calculator from ``make_calculator``, each within its
+    wall-clock limit (``limits``; default: ``JobLimits.from_env()``)."""
 
     name = "serial"
 
-    def __init__(self, make_calculator: Callable[[], Calculator]):
+    def __init__(self, make_calculator: Callable[[], Calculator], limits: JobLimits | None = None):
         self._make = make_calculator
         self._calc: Calculator | None = None
+        self.limits = limits if limits is not None else JobLimits.from_env()
 
     @property
     def calculator(self) -> Calculator:
         if self._calc is None:
-            try:
-                self._calc = self._make()
-            except UserError:
-                raise
-            except Exception as exc:  # a model that cannot load stops the run with one line, not a traceback
-                first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
-                raise UserError(f"the model failed to load: {type(exc).__name__}: {first}") from exc
+            self._calc = load_calculator(self._make, "the model")
         return self._calc
+
+    def load(self) -> None:
+        """Load the model now (the CLI does, before it creates a store)."""
+        _ = self.calculator
 
     def run(self, jobs: Iterable[Job]) -> Iterator[tuple[Job, Result]]:
         for job in jobs:
-            yield job, run_job(job, self.calculator)
+            yield job, run_job(job, self.calculator, self.limits.seconds(job))
+
+    def close(self) -> None:
+        pass

@@ -20,9 +20,11 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from alloybench.engine.limits import JobLimits, timeout_result
 from alloybench.errors import UserError
 from alloybench.jobs import Job, Result
 from alloybench.worker import base_command, job_to_dict
@@ -42,7 +44,7 @@ class SubprocessEngine:
     def __init__(self, source: str, python: str | os.PathLike | None = None, weights: str | None = None,
                  job_timeout: float | None = None, start_timeout: float = START_TIMEOUT,
                  environ: dict[str, str] | None = None, cwd: str | os.PathLike | None = None,
-                 batched: bool = False, prefer: str = "auto"):
+                 batched: bool = False, prefer: str = "auto", limits: JobLimits | None = None):
         self.source = source
         # batched: all Jobs of a round go to the worker at once and run there through the
         # batched engine (the family's batched backend inside its own environment)
@@ -53,7 +55,14 @@ class SubprocessEngine:
         self.batch_stats: dict[str, Any] = {}
         self.python = str(python or sys.executable)
         self.weights = weights
-        self.job_timeout = job_timeout if job_timeout is not None else _env_float("ALLOYBENCH_JOB_TIMEOUT")
+        # per-Job wall-clock limits (alloybench.engine.limits): the worker stops a Job at its limit
+        # itself; past the limit plus grace the whole worker is killed.  job_timeout: one fixed limit.
+        if limits is None:
+            limits = JobLimits.from_env(job_timeout)
+            if job_timeout is not None:
+                limits = replace(limits, grace_seconds=max(1.0, min(60.0, job_timeout)))
+        self.limits = limits
+        self.job_timeout = limits.fixed_seconds
         self.start_timeout = start_timeout
         self.environ = environ
         self.cwd = cwd
@@ -206,21 +215,22 @@ class SubprocessEngine:
         if self.proc is None or self.proc.poll() is not None:
             self.start()
         t0 = time.perf_counter()
+        limit = self.limits.seconds(job)
         try:
-            self._send({"type": "job", "job": job_to_dict(job)})
+            self._send({"type": "job", "job": job_to_dict(job), "timeout": limit})
             while True:
-                msg = self._read(self.job_timeout)
+                msg = self._read(limit + self.limits.grace_seconds)
                 if msg.get("type") == "result":
                     return Result.from_dict(msg["result"])
         except WorkerDied as exc:
             self.close()
             return Result.failure("worker", f"crash: {exc}"[:500], time.perf_counter() - t0)
-        except TimeoutError:
+        except TimeoutError:  # the worker's own alarm did not stop it (stuck in native code): kill it
             self._kill()
             tail = self._stderr_tail()
             self.close()
-            return Result.failure("worker", f"timeout: no result in {self.job_timeout:g} s"
-                                  + (f": {tail}" if tail else ""), time.perf_counter() - t0)
+            r = timeout_result(limit, time.perf_counter() - t0, "; the worker process did not stop and was killed")
+            return replace(r, reason=(r.reason + (f": {tail}" if tail else ""))[:500])
 
     def run(self, jobs: Iterable[Job]) -> Iterator[tuple[Job, Result]]:
         if self.batched:
@@ -243,7 +253,7 @@ class SubprocessEngine:
             pending.setdefault(job.digest, []).append(job)
         # lock-step batching: the first Result comes only after the whole batch has taken
         # most of its steps, so a per-Job limit scales with the Jobs in flight
-        limit = None if self.job_timeout is None else self.job_timeout * max(1, len(pending))
+        limit = sum(self.limits.seconds(same[0]) for same in pending.values()) + self.limits.grace_seconds
         finished = False
         try:
             try:
@@ -275,15 +285,10 @@ class SubprocessEngine:
                 self.close()
 
 
-def _env_float(name: str) -> float | None:
-    raw = os.environ.get(name)
-    return float(raw) if raw else None
-
-
 def engine_for(model, **kwargs: Any):
     """The engine a resolved Model needs: in-process unless it lives in a family environment."""
     if getattr(model, "env", None):
         return SubprocessEngine.for_model(model, **kwargs)
     from alloybench.engine.serial import SerialEngine
 
-    return SerialEngine(model.make_calculator)
+    return SerialEngine(model.make_calculator, limits=kwargs.get("limits"))

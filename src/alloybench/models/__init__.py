@@ -386,27 +386,51 @@ def _split_weights(text: str) -> tuple[str, str | None]:
 def resolve(name_or_path: str, weights: str | Path | None = None) -> Model:
     """A registry name (``NAME`` or ``NAME=WEIGHTS``), a local weights path,
     ``FAMILY:PATH``, a model file, ``kim:MODEL_ID``, or ``module:callable`` -> Model."""
-    text, inline = _split_weights(name_or_path.strip())
+    from alloybench.validate import check_model_text
+
+    text, inline = _split_weights(check_model_text(name_or_path))
     weights = weights if weights is not None else inline
+    try:
+        return _resolve(text, weights)
+    except OSError as exc:  # a name the file system refuses (too long, a loop...): the user's input
+        raise UserError(f"model '{text[:80]}': {exc.strerror or exc}") from None
+    except RuntimeError as exc:  # Path.expanduser: '~user' of no such user
+        if "home directory" not in str(exc):
+            raise
+        raise UserError(f"model '{text[:80]}': no such home directory ({text.split('/')[0][:40]})") from None
+
+
+def _resolve(text: str, weights: str | Path | None) -> Model:
+    from alloybench.models.trust import require_trust
+
     spec = REGISTRY.get(text.lower())
     if spec is not None:
         w = None
         if weights is not None:
+            if not spec.needs_weights():
+                raise UserError(f"model '{spec.name}' takes no weights ({spec.weights}); drop '={weights}'")
+            if not str(weights).strip():
+                raise UserError(f"model '{spec.name}': the weights path is empty")
             w = Path(weights).expanduser()
             if not w.exists():
                 raise UserError(f"model '{spec.name}': weights path not found: {weights}")
             w = w.resolve()
+            adapters.check_weights_kind(spec.family, w, f"model '{spec.name}'")
+            require_trust(spec.family, w, f"model '{spec.name}'")
         return _from_spec(spec, w, source=text)
     if weights is not None:
         raise UserError(f"unknown model '{text}' (NAME=PATH needs a registry name; see 'alloybench models')")
     head, sep, rest = text.partition(":")
     if sep and head.lower() == "kim":
-        return _dispatch("kim", f"OpenKIM model {rest}", text, None, lambda: adapters.from_kim(rest))
+        return _dispatch("kim", f"OpenKIM model {rest}", text, None, lambda: _with_source(adapters.from_kim(rest), text))
     if sep and head.lower() in FAMILIES and rest:
         path = Path(rest).expanduser()
         if not path.exists():
             raise UserError(f"model path not found: {rest}")
         fam = head.lower()
+        if fam != "lammps":
+            adapters.check_weights_kind(fam, path, f"{FAMILIES[fam].title} model {path.name}")
+        _guard(fam, path, f"{FAMILIES[fam].title} model {path.name}")
         return _dispatch(fam, f"{FAMILIES[fam].title} model {path.name}", text, None,
                          lambda: _with_source(adapters.from_path(path.resolve(), file_digest(path), fam,
                                                                 source=text), text))
@@ -415,16 +439,30 @@ def resolve(name_or_path: str, weights: str | Path | None = None) -> Model:
         fam = adapters.sniff_family(path)
         if fam == "modelfile":  # a model file, or a folder holding one (alloybench finetune's checkpoints)
             return load_model_file(path / "model.yaml" if path.is_dir() else path)
-        if fam is None or fam in ("eam",):
+        if fam is None:
+            raise UserError(f"cannot tell which kind of potential {path} is; say it as FAMILY:PATH "
+                            f"(families: {', '.join(k for k in FAMILIES if k != 'classical')})")
+        _guard(fam, path, f"{FAMILIES[fam].title} model {path.name}")
+        if fam in ("eam",):
             return _with_source(adapters.from_path(path.resolve(), file_digest(path), fam), str(path.resolve()))
         return _dispatch(fam, f"{FAMILIES[fam].title} model {path.name}", str(path.resolve()), None,
                          lambda: _with_source(adapters.from_path(path.resolve(), file_digest(path), fam),
                                               str(path.resolve())))
-    if ":" in text and not path.suffix:
+    if adapters.CALLABLE.fullmatch(text):  # package.module:function
         return _with_source(adapters.from_callable(text), text)
     if any(ch in text for ch in "/\\.") or path.suffix:
         raise UserError(f"model path not found: {text}")
     raise UserError(f"unknown model '{text}' (see 'alloybench models')")
+
+
+def _guard(fam: str, path: Path, what: str) -> None:
+    """The trust check for a checkpoint, where the family could load it (here or in its
+    environment); elsewhere the missing package is the message (and nothing can load it)."""
+    from alloybench import envs
+    from alloybench.models.trust import require_trust
+
+    if FAMILIES[fam].installed() or os.environ.get(IN_WORKER) or envs.env_ready(fam):
+        require_trust(fam, path, what)
 
 
 def _with_source(model: Model, source: str) -> Model:
@@ -440,16 +478,25 @@ MODEL_FILE_KEYS = {"family", "name", "version", "training_data", "licence", "not
 
 def load_model_file(path: Path) -> Model:
     """A ``.yaml``/``.json`` model file -> Model (see ``model_from_dict``)."""
+    from alloybench.validate import MAX_MODEL_FILE_BYTES
+
     path = path.expanduser().resolve()
+    if path.is_dir():
+        raise UserError(f"model file {path} is a folder")
+    if path.stat().st_size > MAX_MODEL_FILE_BYTES:
+        raise UserError(f"model file {path} is {path.stat().st_size} bytes: a model file is a few lines "
+                        f"(at most {MAX_MODEL_FILE_BYTES} bytes); name the weights file in it instead")
     try:
+        text = path.read_text(encoding="utf-8")
         if path.suffix == ".json":
-            doc = json.loads(path.read_text())
+            doc = json.loads(text)
         else:
             import yaml
 
-            doc = yaml.safe_load(path.read_text())
-    except Exception as exc:  # noqa: BLE001 - any parse error is the user's file
-        raise UserError(f"bad model file {path}: {str(exc).splitlines()[0]}") from exc
+            doc = yaml.safe_load(text)
+    except Exception as exc:  # noqa: BLE001 - any parse or decoding error is the user's file
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise UserError(f"bad model file {path}: {first}") from exc
     if not isinstance(doc, dict):
         raise UserError(f"bad model file {path}: expected a mapping with 'family'")
     return model_from_dict(doc, path.parent, source=str(path), label=path.stem)
@@ -487,11 +534,15 @@ def model_from_dict(doc: dict[str, Any], base: Path, source: str, label: str | N
         options: {default_dtype: float64}
         elements: [Al, Cu, Mg, Zn]    # optional: what it covers (default: all)
     """
+    from alloybench.models.trust import require_trust
+    from alloybench.validate import model_file_doc
+
     where = f"model file {source}"
-    unknown = sorted(set(doc) - MODEL_FILE_KEYS)
+    unknown = sorted(str(k) for k in set(doc) - MODEL_FILE_KEYS)
     if unknown:
-        raise UserError(f"{where}: unknown key '{unknown[0]}' (known: {', '.join(sorted(MODEL_FILE_KEYS))})")
-    fam_name = str(doc.get("family") or ("lammps" if "pair_style" in doc else ""))
+        raise UserError(f"{where}: unknown key '{unknown[0][:60]}' (known: {', '.join(sorted(MODEL_FILE_KEYS))})")
+    doc = model_file_doc(doc, where)  # types checked (pydantic); lists normalised; None for absent keys
+    fam_name = str(doc.get("family") or ("lammps" if doc.get("pair_style") else ""))
     elements = _check_elements(doc.get("elements"), where)
     meta = {k: str(doc[k]) for k in ("version", "training_data", "licence", "notes") if doc.get(k) is not None}
     name = str(doc.get("name") or label or fam_name)
@@ -504,6 +555,8 @@ def model_from_dict(doc: dict[str, Any], base: Path, source: str, label: str | N
         return resolve(spec.name, w)
     if not fam_name:
         raise UserError(f"{where}: needs 'family' (one of {', '.join(FAMILIES)}) or 'model'")
+    if fam_name not in FAMILIES:
+        raise UserError(f"{where}: unknown model family '{fam_name[:60]}' (known: {', '.join(FAMILIES)})")
     fam = adapters.family(fam_name)
 
     if fam_name == "lammps":
@@ -528,6 +581,9 @@ def model_from_dict(doc: dict[str, Any], base: Path, source: str, label: str | N
     options = dict(doc.get("options") or {})
     if weights is None and fam_name not in ("classical",):
         raise UserError(f"{where}: needs 'weights' (a path relative to the file)")
+    if weights is not None:
+        adapters.check_weights_kind(fam_name, weights, where)
+        require_trust(fam_name, weights, where)
     digest = file_digest(weights) if weights else "builtin"
     if options:
         digest = hashlib.sha256((digest + adapters.to_json(options)).encode()).hexdigest()[:16]

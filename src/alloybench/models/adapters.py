@@ -10,6 +10,8 @@ file or folder).  ``from_path`` tells a family from what a path holds.
 
 from __future__ import annotations
 
+import dataclasses
+
 import importlib
 import importlib.util
 import json
@@ -96,6 +98,9 @@ def load_sevennet(weights: Path | None, modal: str | None = None, **_: Any) -> C
         from sevenn.calculator import SevenNetCalculator
     except ImportError as exc:
         raise MissingExtra("SevenNet", "sevenn") from exc
+    from alloybench.models.trust import sevenn_weights_only
+
+    sevenn_weights_only()  # sevenn's own torch.load(weights_only=False) -> weights_only=True
     _torch_threads()
     kwargs: dict[str, Any] = {"model": str(weights), "device": device()}
     if modal:
@@ -115,14 +120,18 @@ def load_chgnet(weights: Path | None, **_: Any) -> Calculator:
         from chgnet.model.dynamics import CHGNetCalculator
     except ImportError as exc:
         raise MissingExtra("CHGNet", "chgnet") from exc
+    from alloybench.models.trust import safe_torch_load
+
     _torch_threads()
+    # CHGNet.from_file unpickles with weights_only=False; its checkpoints are plain state: read them safely
+    state = safe_torch_load(str(weights), map_location="cpu")
     try:
-        model = CHGNet.from_file(str(weights), verbose=False)
+        model = CHGNet.from_dict(state["model"], verbose=False)
     except RuntimeError as exc:
         if "mlp_out" not in str(exc):
             raise
         # CHGNet 0.2.0 checkpoints carry output-layer biases that later versions dropped
-        model = CHGNet.from_file(str(weights), verbose=False, mlp_out_bias=True, version="0.2.0")
+        model = CHGNet.from_dict(state["model"], verbose=False, mlp_out_bias=True, version="0.2.0")
     return CHGNetCalculator(model=model, use_device=device(), stress_weight=EV_PER_A3_PER_GPA)
 
 
@@ -679,30 +688,83 @@ def from_path(path: Path, digest: str, family_name: str | None = None, options: 
 
         return model_from_dict(spec_for_file(path), path.parent, source=source or f"lammps:{path}")
     f = family(fam)
+    from alloybench.models.trust import require_trust
+
+    check_weights_kind(fam, path, f"{f.title} model {path.name}")
     if not f.installed():
         raise MissingExtra(f"{f.title} model {path.name}", f.extra or f.name, f.pip[0] if f.pip else None)
+    require_trust(fam, path, f"{f.title} model {path.name}")  # before anything could load it
     options = dict(options or {})
     elements = file_elements(fam, path) or UNIVERSAL
     return _model(fam, path.name, digest, elements, lambda: f.loader(path, **options),
                   {"weights": str(path), "options": options} if options else {"weights": str(path)})
 
 
+CALLABLE = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
+FOLDER_FAMILIES = frozenset({"matgl", "grace"})  # whose weights are a folder; every other family's are a file
+
+
+def check_weights_kind(family_name: str, path: Path, what: str) -> None:
+    """A folder where the family needs a file (or the reverse) is the user's mistake, said before
+    anything hashes or loads it."""
+    if path.is_dir() and family_name not in FOLDER_FAMILIES and family_name != "lammps":
+        raise UserError(f"{what}: {path} is a folder; {FAMILIES[family_name].title} weights are a file "
+                        f"({FAMILIES[family_name].weights_hint})")
+    if not path.is_dir() and family_name in FOLDER_FAMILIES:
+        raise UserError(f"{what}: {path} is a file; {FAMILIES[family_name].title} weights are a folder "
+                        f"({FAMILIES[family_name].weights_hint})")
+
+
+def callable_version(module: Any, factory: Any) -> str:
+    """What identifies a callable model's code: its ``version`` attribute when the user names
+    one, else a digest of its module's source file (so editing it invalidates stored results)."""
+    import hashlib
+    import inspect
+
+    named = getattr(factory, "version", None)
+    if isinstance(named, (str, int, float)) and str(named).strip():
+        return "v" + str(named).strip()
+    try:
+        source = inspect.getsourcefile(module) or getattr(module, "__file__", None)
+    except TypeError:  # a built-in module
+        source = None
+    h = hashlib.sha256()
+    if source and os.path.isfile(source):
+        with open(source, "rb") as fh:
+            h.update(fh.read())
+    else:
+        h.update(f"{module.__name__} {getattr(module, '__version__', '')}".encode())
+    return h.hexdigest()[:12]
+
+
 def from_callable(target: str) -> "Model":
-    """``package.module:function`` returning an ASE calculator; optional attribute
-    ``elements`` on the function declares what it covers."""
+    """``package.module:function`` (dotted names allowed on both sides) returning an ASE
+    calculator; optional attributes on the function: ``elements`` (what it covers) and
+    ``version`` (names the code; default: a digest of the module's source file)."""
     from alloybench.models import Model
 
+    if not CALLABLE.fullmatch(target):
+        raise UserError(f"model '{target[:80]}' is not of the form package.module:function")
     module_name, _, attr = target.partition(":")
     try:
         module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise UserError(f"cannot import module '{module_name}' for model {target}") from exc
-    factory = getattr(module, attr, None)
+    except Exception as exc:  # noqa: BLE001 - ImportError, or the module's own code failing on import
+        raise UserError(f"cannot import module '{module_name}' for model {target} "
+                        f"({type(exc).__name__}: {str(exc).strip().splitlines()[0][:120] if str(exc).strip() else ''})"
+                        ) from exc
+    factory: Any = module
+    for part in attr.split("."):
+        factory = getattr(factory, part, None)
     if not callable(factory):
         raise UserError(f"'{attr}' in module '{module_name}' is not a callable")
     elements = getattr(factory, "elements", None)
-    return Model(f"callable:{target}", target, "custom", frozenset(elements) if elements else None, factory,
-                 {"family": "custom", "weights": target})
+    try:
+        elements = frozenset(str(e) for e in elements) if elements else None
+    except TypeError:
+        raise UserError(f"model {target}: its 'elements' attribute is not a list of element symbols") from None
+    version = callable_version(module, factory)
+    return Model(f"callable:{target}@{version}", target, "custom", elements, factory,
+                 {"family": "custom", "weights": target, "version": version})
 
 
 def kim_collection_dirs() -> list[Path]:
@@ -730,9 +792,11 @@ def from_kim(model_id: str) -> "Model":
         raise MissingExtra(f"OpenKIM model {model_id}", "kim", "kimpy")
     installed = [d / model_id for d in kim_collection_dirs() if (d / model_id).exists()]
     digest = model_id.rsplit("_", 1)[-1] if "__MO_" in model_id or "__SM_" in model_id else "kim"
-    return _model("kim", model_id, digest, kim_elements(model_id), lambda: load_kim(None, model_id=model_id),
-                  {"weights": str(installed[0]) if installed else f"KIM collection: {model_id}",
-                   "licence": "see https://openkim.org/id/" + model_id})
+    model = _model("kim", model_id, digest, kim_elements(model_id), lambda: load_kim(None, model_id=model_id),
+                   {"weights": str(installed[0]) if installed else f"KIM collection: {model_id}",
+                    "licence": "see https://openkim.org/id/" + model_id})
+    # the spec a worker re-resolves it from: the bare ID is no model name (worker.py falls back to it)
+    return dataclasses.replace(model, source=f"kim:{model_id}")
 
 
 def to_json(obj: Any) -> str:

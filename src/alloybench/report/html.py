@@ -766,6 +766,7 @@ def _model_page(d: dict[str, Any], i: int, mb: dict | None) -> str:
                      f"{esc(num(mb['model_params']))} parameters.</p>")
     body = (
         '<p><a href="../index.html">← all models</a></p>'
+        + _incomplete_html(d) +
         f'<section id="summary"><h2>Scores</h2><table><tbody><tr><td>overall</td>'
         f"{_score_cell(s.get('overall'), s.get('overall_ci95'))}</tr>{cat_rows}</tbody></table>"
         f"<p>{esc(s.get('n_failed', 0))} failed metrics, {esc(s.get('n_not_applicable', 0))} not applicable, "
@@ -795,6 +796,14 @@ def _model_page(d: dict[str, Any], i: int, mb: dict | None) -> str:
     return _page(f"alloybench: {name}", body, nav,
                  subtitle=esc(f"{d['model'].get('family', '')} · {d['model'].get('id', '')} · "
                               f"{(d.get('run') or {}).get('date', '')}"))
+
+
+def _incomplete_html(d: dict[str, Any]) -> str:
+    """A warning paragraph when the run is incomplete (Jobs missing, not only failed)."""
+    from alloybench.report import incomplete_note
+
+    note = incomplete_note(d)
+    return f'<p class="incomplete"><strong>{esc(note)}</strong></p>' if note else ""
 
 
 def write_html(docs: list[dict[str, Any]], out_dir: Path) -> Path:

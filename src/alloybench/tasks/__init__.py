@@ -8,6 +8,7 @@ from alloybench.tasks.bulk import BulkTask
 from alloybench.tasks.elastic import ElasticTask
 from alloybench.tasks.interfaces import InterfaceTask
 from alloybench.tasks.misfit import MisfitVolumeTask
+from alloybench.tasks.point_defects import CohesiveTask, VacancyTask
 from alloybench.tasks.precipitate_gsf import PrecipitateGSFTask
 from alloybench.tasks.solute_fault import SoluteFaultTask
 from alloybench.tasks.stacking_faults import StackingFaultTask
@@ -17,7 +18,7 @@ from alloybench.tasks.solution import SolutionEnergyTask
 
 _TASKS: list[Task] = [BulkTask(), ElasticTask(), SolutionEnergyTask(), SurfaceTask(), StackingFaultTask(),
                      SoluteBindingTask(), MisfitVolumeTask(), SoluteFaultTask(),
-                     PrecipitateGSFTask(), AntisiteTask(), InterfaceTask()]
+                     PrecipitateGSFTask(), AntisiteTask(), InterfaceTask(), VacancyTask(), CohesiveTask()]
 TASKS: dict[str, Task] = {t.name: t for t in _TASKS}
 
 

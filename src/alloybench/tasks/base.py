@@ -56,6 +56,7 @@ class Metric:
     reason: str = ""
     series: str = ""
     x: float | None = None
+    flag: str = ""  # a caveat on an ok value (unconverged relaxation accepted, strain-dependent): still scored
 
     @property
     def key(self) -> str:
@@ -82,6 +83,7 @@ class Metric:
             "reason": self.reason,
             "series": self.series,
             "x": self.x,
+            "flag": self.flag,
         }
 
     @classmethod

@@ -1,0 +1,46 @@
+"""Vacancy formation and cohesive energies of EMT Al and Cu against independent calculations."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from ase.build import bulk
+from ase.calculators.emt import EMT, parameters
+from ase.optimize import BFGS
+
+from alloybench.runner import run_tasks
+from alloybench.tasks.bulk import relax_job
+from alloybench.tasks.point_defects import CohesiveTask, VacancyTask
+
+
+def _independent_vacancy(a: float, element: str, relax: bool) -> float:
+    host = bulk(element, "fcc", a=a, cubic=True).repeat(3)
+    host.calc = EMT()
+    e_host = host.get_potential_energy()
+    vac = host.copy()
+    del vac[13]
+    vac.calc = EMT()
+    if relax:
+        BFGS(vac, logfile=None).run(fmax=1e-4, steps=2000)
+    return vac.get_potential_energy() - (len(host) - 1) / len(host) * e_host
+
+
+def test_vacancy_and_cohesive_energies_of_emt(reference, emt_model, emt_engine, store):
+    out = run_tasks(emt_model, [VacancyTask(), CohesiveTask()], "quick", reference, store, emt_engine)
+    m = {(x.task, x.item, x.name): x for x in out.metrics}
+    for element in ("Al", "Cu"):
+        relaxed = store.get(emt_model.id, relax_job(reference, element))
+        a = (4 * relaxed.atoms.get_volume()) ** (1 / 3)  # 1-atom fcc cell
+        unrel = m[("vacancy", element, "E_vac_unrelaxed@108")]
+        assert unrel.value == pytest.approx(_independent_vacancy(a, element, relax=False), abs=1e-5)
+        assert unrel.reference is not None and unrel.source  # PBE value packaged for Al and Cu
+        rel = m[("vacancy", element, "E_vac_relaxed@108")]
+        assert rel.value == pytest.approx(_independent_vacancy(a, element, relax=True), abs=2e-3)
+        assert 0 < unrel.value - rel.value < 0.1  # relaxation lowers it, a little in fcc metals
+        assert abs(m[("vacancy", element, "finite_size")].value) < 0.01  # EMT: short-ranged
+        assert not rel.flag
+        # EMT is fitted to the cohesive energy: E0 of its parameter set (eV)
+        assert m[("cohesive", element, "E_coh")].value == pytest.approx(-parameters[element][0], abs=0.01)
+    assert m[("vacancy", "Mg", "E_vac_relaxed@108")].status == "not_applicable"
+    assert m[("vacancy", "Al", "E_vac_unrelaxed@108")].reference == pytest.approx(0.7256, abs=1e-3)
+    assert np.isfinite(m[("vacancy", "Al", "E_vac_relaxed@256")].value)
