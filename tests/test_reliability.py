@@ -236,7 +236,7 @@ def test_a_named_version_is_the_callable_identity(tmp_path, monkeypatch):
     ({"family": "lammps", "pair_style": "eam", "pair_coeff": ["* * a Al"], "elements": ["Al"],
       "commands": ["shell touch /tmp/owned"]}, "would run programs"),
     ({"family": 7}, "'family' must be"),
-    ({"family": "nosuchfamily", "weights": "x"}, "unknown family"),
+    ({"family": "nosuchfamily", "weights": "x"}, "unknown model family"),
 ])
 def test_model_files_with_wrong_types_are_one_line(tmp_path, doc, needle):
     (tmp_path / "adir").mkdir()
