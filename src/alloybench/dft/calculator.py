@@ -1,0 +1,102 @@
+"""GPAW as an ASE calculator whose k-point mesh follows each structure's cell.
+
+A GPAW calculator is tied to one k-point mesh; labelling many cells (and relaxing
+them, when GPAW is used as a model in ``alloybench run``) needs a mesh per cell.
+``DFTCalculator`` rebuilds its GPAW whenever the atoms' species/count, periodicity
+or the density-rule mesh change; inside a relaxation the mesh therefore stays fixed
+until the cell has changed enough to move ``ceil(density |b_i|)``.
+
+``energy`` is GPAW's force-consistent free energy (the energy whose derivatives are
+the forces and stress), not the σ→0 extrapolation: labels and relaxations then use
+one consistent energy surface.  The σ→0 value is kept as ``energy_sigma0``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+import numpy as np
+from ase.calculators.calculator import Calculator, all_changes
+
+from alloybench.dft.settings import DEFAULT, DFTSettings, kpoint_mesh
+from alloybench.errors import MissingExtra
+
+
+def gpaw_version() -> str:
+    try:
+        import gpaw
+
+        return gpaw.__version__
+    except ImportError:
+        return ""
+
+
+def require_gpaw():
+    try:
+        import gpaw  # noqa: F401
+    except ImportError as exc:
+        raise MissingExtra("GPAW", "dft", "gpaw") from exc
+    if not os.environ.get("GPAW_SETUP_PATH"):
+        try:  # the gpaw-data wheel's PAW setups
+            import gpaw_data  # noqa: F401
+        except ImportError as exc:
+            raise MissingExtra("GPAW's PAW setups", "dft", "gpaw-data") from exc
+    return gpaw
+
+
+class DFTCalculator(Calculator):
+    implemented_properties = ["energy", "free_energy", "forces", "stress"]
+
+    def __init__(self, settings: DFTSettings = DEFAULT, txt: str | None = None, **kwargs: Any):
+        super().__init__(**kwargs)
+        require_gpaw()
+        self.settings = settings
+        self.txt = txt
+        self._gpaw = None
+        self._signature: tuple | None = None
+        self.last: dict[str, Any] = {}
+
+    def _make(self, atoms) -> Any:
+        from gpaw import GPAW, PW, FermiDirac
+
+        s = self.settings
+        mesh = kpoint_mesh(atoms.cell.array, atoms.pbc, s.kpt_density_A)
+        kpts = {"size": mesh, "gamma": s.gamma_centred}
+        calc = GPAW(mode=PW(s.ecut_eV), xc=s.xc, kpts=kpts, occupations=FermiDirac(s.smearing_width_eV),
+                    spinpol=s.spinpol, setups=s.setups,
+                    convergence={"energy": s.scf_energy_eV_per_electron, "density": s.scf_density},
+                    maxiter=s.scf_maxiter, symmetry={} if s.symmetry else "off", txt=self.txt)
+        return calc, mesh
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
+        super().calculate(atoms, properties, system_changes)
+        atoms = self.atoms
+        mesh = kpoint_mesh(atoms.cell.array, atoms.pbc, self.settings.kpt_density_A)
+        signature = (tuple(atoms.numbers), tuple(bool(p) for p in atoms.pbc), mesh)
+        if self._gpaw is None or signature != self._signature:
+            self._gpaw, _ = self._make(atoms)
+            self._signature = signature
+        work = atoms.copy()
+        work.calc = self._gpaw
+        t0 = time.perf_counter()
+        free = float(work.get_potential_energy(force_consistent=True))
+        e0 = float(work.get_potential_energy())
+        forces = np.asarray(work.get_forces())
+        stress = np.asarray(work.get_stress(voigt=True)) if all(atoms.pbc) else np.zeros(6)
+        self.last = {"kpts": list(mesh), "energy_sigma0_eV": e0, "scf_seconds": time.perf_counter() - t0,
+                     "scf_iterations": _iterations(self._gpaw)}
+        self.results = {"energy": free, "free_energy": free, "forces": forces, "stress": stress}
+
+
+def _iterations(calc) -> int | None:
+    for path in (("scf", "niter"), ("dft", "scf_loop", "niter")):
+        obj = calc
+        try:
+            for p in path:
+                obj = getattr(obj, p)
+            return int(obj)
+        except (AttributeError, TypeError, ValueError):
+            continue
+    return None
