@@ -287,10 +287,12 @@ def report_cmd(
     """Rebuild the report from one or more result folders, models side by side."""
     from alloybench.report import markdown, write_atomic
 
+    from alloybench.report import attach_cost
+
     docs = []
     try:
         for d in dirs:
-            docs.append(_rebuild(d))
+            docs.append(attach_cost(_rebuild(d), d))  # DIR/cost.json: the cost figure on one footing
     except UserError as exc:
         fail(str(exc))
     if html_dir is not None and html_dir.exists() and not html_dir.is_dir():

@@ -3,27 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from alloybench.report.files import write_atomic
 from alloybench.scoring import Scorecard, score
 from alloybench.tasks.base import Metric
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write via a temporary file and rename: never a half-written report."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def results_document(model: dict[str, Any], run: dict[str, Any], metrics: list[Metric],
@@ -42,138 +27,26 @@ def results_document(model: dict[str, Any], run: dict[str, Any], metrics: list[M
 
 
 def load_results(directory: Path) -> dict[str, Any]:
-    return json.loads((directory / "results.json").read_text())
+    """results.json of a result folder, with the folder's cost.json (``alloybench cost --out``) as its cost
+    figure when results.json has none."""
+    doc = json.loads((directory / "results.json").read_text())
+    attach_cost(doc, directory)
+    return doc
 
 
-def _fmt(x: float | None, digits: int = 3) -> str:
-    if x is None:
-        return "–"
-    if abs(x) >= 1000 or (abs(x) < 1e-3 and x != 0):
-        return f"{x:.3g}"
-    return f"{x:.{digits}f}"
-
-
-def _escape_md(text: str) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+def attach_cost(doc: dict[str, Any], directory: Path) -> dict[str, Any]:
+    """Give ``doc`` the cost document DIRECTORY/cost.json when it has none of its own."""
+    path = Path(directory) / "cost.json"
+    if not doc.get("cost") and path.exists():
+        doc["cost"] = json.loads(path.read_text())
+    return doc
 
 
 def markdown(docs: list[dict[str, Any]]) -> str:
-    """One model: full metric tables.  Several: scores and values side by side."""
-    lines: list[str] = ["# alloybench report", ""]
-    names = [d["model"]["name"] for d in docs]
-    lines += ["| model | family | elements | overall score (95% CI) | " + " | ".join(_categories(docs))
-              + " | failed | wall s | device | tier | date |",
-              "|---|---|---|---|" + "---|" * len(_categories(docs)) + "---|---|---|---|---|"]
-    ranked = sorted(docs, key=lambda d: -(d["score"]["overall"] if d["score"]["overall"] is not None else -1))
-    for d in ranked:
-        s = d["score"]
-        ci = s.get("overall_ci95")
-        overall = _fmt(s["overall"], 3) + (f" ({ci[0]:.2f}–{ci[1]:.2f})" if ci else "")
-        cats = " | ".join(_fmt(s["categories"].get(c), 3) for c in _categories(docs))
-        timing = d.get("timing") or {}
-        wall = _fmt(timing.get("wall_seconds"), 0)
-        if timing.get("reused"):  # a resumed run: its wall time covers only the Jobs it computed
-            wall += f" ({timing.get('computed', 0)} of {timing.get('computed', 0) + timing['reused']} Jobs)"
-        covered = [e for e in ("Al", "Cu", "Mg", "Zn") if not d["run"].get("elements") or e in d["run"]["elements"]]
-        scope = "Al-Cu-Mg-Zn" if len(covered) == 4 else "-".join(covered)
-        lines.append(f"| {_escape_md(d['model']['name'])} | {_escape_md(d['model'].get('family', ''))} | {scope} | {overall} | {cats} | "
-                     f"{s['n_failed']} | {wall} | {_escape_md(str(timing.get('device', '')))} | "
-                     f"{d['run'].get('tier', '')} | {d['run'].get('date', '')[:10]} |")
-    lines += ["", "Scores are 0..1 (1 = within the 'good' threshold of DFT for every metric); "
-              "thresholds are in `alloybench/scoring/metrics.yaml`. Wall s is the run's own wall time; a resumed "
-              "run says how many of its Jobs it computed (the rest came from its store).", ""]
+    """report.md for one or more results documents (see alloybench.report.markdown)."""
+    from alloybench.report.markdown import markdown as _markdown
 
-    lines += ["## Errors by metric group", "",
-              "| group | unit | " + " | ".join(f"{_escape_md(n)} MAE (score)" for n in names) + " |",
-              "|---|---|" + "---|" * len(names)]
-    groups = sorted({g for d in docs for g in d["score"]["groups"]})
-    for g in groups:
-        cells = []
-        unit = ""
-        for d in docs:
-            row = d["score"]["groups"].get(g)
-            if row:
-                unit = row["unit"]
-                cells.append(f"{_fmt(row['mae'])} ({_fmt(row['score'], 2)})" + (f", {row['n_failed']} failed" if row["n_failed"] else ""))
-            else:
-                cells.append("–")
-        lines.append(f"| {g} | {unit} | " + " | ".join(cells) + " |")
-    lines.append("")
-
-    tasks: list[str] = []
-    for d in docs:
-        for m in d["metrics"]:
-            if m["task"] not in tasks:
-                tasks.append(m["task"])
-    for task in tasks:
-        lines += [f"## {task}", ""]
-        if len(docs) == 1:
-            lines += ["| item | quantity | value | DFT | error | unit | score | status |",
-                      "|---|---|---|---|---|---|---|---|"]
-            for m in docs[0]["metrics"]:
-                if m["task"] != task:
-                    continue
-                status = m["status"] if m["status"] == "ok" else f"{m['status']}: {_escape_md(m['reason'])}"
-                lines.append(f"| {m['item']} | {m['name']} | {_fmt(m['value'])} | {_fmt(m['reference'])} | "
-                             f"{_fmt(m['error'])} | {m['unit']} | {_fmt(m.get('score'), 2)} | {status} |")
-        else:
-            lines += ["| item | quantity | unit | DFT | " + " | ".join(_escape_md(n) for n in names) + " |",
-                      "|---|---|---|---|" + "---|" * len(names)]
-            keys: dict[tuple[str, str], dict[str, Any]] = {}
-            for d in docs:
-                for m in d["metrics"]:
-                    if m["task"] == task:
-                        keys.setdefault((m["item"], m["name"]), m)
-            for (item, name), m in keys.items():
-                cells = []
-                for d in docs:
-                    hit = next((x for x in d["metrics"] if x["task"] == task and x["item"] == item and x["name"] == name), None)
-                    cells.append("–" if hit is None else (_fmt(hit["value"]) if hit["status"] == "ok" else hit["status"]))
-                lines.append(f"| {item} | {name} | {m['unit']} | {_fmt(m['reference'])} | " + " | ".join(cells) + " |")
-        lines.append("")
-
-    for d in docs:
-        if d.get("failures"):
-            lines += [f"## Failed calculations: {_escape_md(d['model']['name'])}", "", "| task | job | stage | reason |", "|---|---|---|---|"]
-            for f in d["failures"]:
-                lines.append(f"| {f['task']} | {f['name']} | {f['stage']} | {_escape_md(f['reason'])} |")
-            lines.append("")
-    costed = [d for d in docs if d.get("cost")]
-    if costed:
-        lines += ["## Cost per call (`alloybench cost`)", "",
-                  "| model | device | threads | load s | largest cell | µs/atom/call there | MD steps/s (atoms) | peak RSS MiB |",
-                  "|---|---|---|---|---|---|---|---|"]
-        for d in costed:
-            c = d["cost"]
-            sp = (c.get("single_point") or [{}])[-1]
-            md = c.get("md") or {}
-            lines.append(f"| {_escape_md(d['model']['name'])} | {_escape_md(c.get('device_name') or c.get('device', ''))} | "
-                         f"{c.get('threads', '')} | {_fmt(c.get('load_seconds'), 2)} | {sp.get('n_atoms', '–')} | "
-                         f"{_fmt(sp.get('microseconds_per_atom'), 1)} | {_fmt(md.get('steps_per_second'), 1)} "
-                         f"({md.get('n_atoms', '–')}) | {_fmt((c.get('memory') or {}).get('rss_peak_mib'), 0)} |")
-        lines.append("")
-    for d in docs:
-        t = d.get("timing") or {}
-        if t:
-            lines += [f"## Cost: {_escape_md(d['model']['name'])}", "",
-                      f"Wall time {t.get('wall_seconds', 0):.1f} s on {t.get('device', '?')}; "
-                      f"{t.get('computed', 0)} Jobs computed, {t.get('reused', 0)} reused from the store.", ""]
-            per = t.get("per_task") or {}
-            if per:
-                lines += ["| task | jobs | engine seconds |", "|---|---|---|"]
-                for task, (n, s) in per.items():
-                    lines.append(f"| {task} | {n} | {s:.1f} |")
-                lines.append("")
-    return "\n".join(lines)
+    return _markdown(docs)
 
 
-def _categories(docs: list[dict[str, Any]]) -> list[str]:
-    seen: list[str] = []
-    for d in docs:
-        for c in d["score"]["categories"]:
-            if c not in seen:
-                seen.append(c)
-    return seen
-
-
-__all__ = ["Scorecard", "load_results", "markdown", "results_document", "write_atomic"]
+__all__ = ["Scorecard", "attach_cost", "load_results", "markdown", "results_document", "write_atomic"]
