@@ -33,7 +33,7 @@ PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e
            "#17becf", "#393b79", "#ad494a", "#637939", "#8c6d31", "#7b4173", "#3182bd", "#e6550d", "#31a354",
            "#756bb1", "#636363"]
 SHAPES = ["circle", "square", "diamond", "triangle-up", "triangle-down", "cross", "triangle-right",
-          "triangle-left", "wedge", "stroke"]
+          "triangle-left"]  # with 20 colours: 40 distinct (colour, shape) pairs before one repeats
 STATUS = ("ok", "failed", "not_applicable")
 PANELS_PER_FIGURE = 16
 
@@ -138,7 +138,7 @@ OPACITY = {"condition": {"param": "pick", "value": 0.9, "empty": True}, "value":
 CONFIG = {"font": "DejaVu Sans, system-ui, sans-serif", "view": {"stroke": "#d9dee3"},
           "axis": {"labelFontSize": 10, "titleFontSize": 11, "grid": True, "gridColor": "#eceff2",
                    "labelOverlap": "greedy"},
-          "legend": {"labelFontSize": 10, "titleFontSize": 10, "labelLimit": 210, "symbolSize": 60,
+          "legend": {"labelFontSize": 10, "titleFontSize": 10, "labelLimit": 160, "symbolSize": 60,
                      "orient": "right"},
           "title": {"fontSize": 12, "anchor": "start"}}
 
@@ -170,26 +170,26 @@ def parity_chart(table: Rows, group: str) -> Chart | None:
     scale = {"domain": [lo, hi], "nice": False, "zero": False}
     layers: list[dict[str, Any]] = []
     if band:
-        layers.append({"transform": [{"filter": "datum.kind === 'band'"}], "mark": {"type": "area", "color": "#e3e7eb"},
+        layers.append({"transform": [{"filter": "datum.kind === 'band'"}], "mark": {"type": "area", "color": "#e3e7eb", "clip": True},
                        "encoding": {"x": {"field": "x", "type": "quantitative", "scale": scale},
                                     "y": {"field": "lo", "type": "quantitative", "scale": scale},
                                     "y2": {"field": "hi"}}})
     layers.append({"transform": [{"filter": "datum.kind === 'band'"}],
-                   "mark": {"type": "line", "color": "#222", "strokeDash": [4, 3], "strokeWidth": 1},
+                   "mark": {"type": "line", "color": "#222", "strokeDash": [4, 3], "strokeWidth": 1, "clip": True},
                    "encoding": {"x": {"field": "x", "type": "quantitative", "scale": scale},
                                 "y": {"field": "x", "type": "quantitative", "scale": scale}}})
     layers.append({"params": _legend_params(), "transform": [{"filter": "datum.kind === 'model'"}, NOT_HIDDEN],
-                   "mark": {"type": "point", "filled": True, "size": 38},
+                   "mark": {"type": "point", "filled": True, "size": 38, "clip": True},
                    "encoding": {"x": {"field": "reference", "type": "quantitative", "scale": scale,
-                                      "title": f"DFT (PBE) [{unit}]"},
+                                      "title": f"DFT (PBE) [{unit}]", "axis": {"tickCount": 5}},
                                 "y": {"field": "value", "type": "quantitative", "scale": scale,
-                                      "title": f"model [{unit}]"},
+                                      "title": f"model [{unit}]", "axis": {"tickCount": 5}},
                                 "color": {"field": "model", "type": "nominal", "scale": _model_scale(table.models),
                                           "legend": {"title": "model (click: toggle)"}},
                                 "shape": {"field": "model", "type": "nominal", "scale": _shape_scale(table.models)},
                                 "opacity": OPACITY, "tooltip": _tooltip()}})
     good = "" if t is None else f"; grey band: ±{t.good:g}{'' if t.error == 'absolute' else ' (relative)'} ('good')"
-    spec = {"params": [HIDDEN], "data": {"name": "rows"}, "width": 250, "height": 250,
+    spec = {"params": [HIDDEN], "data": {"name": "rows"}, "width": 230, "height": 230,
             "title": {"text": group, "subtitle": f"{len(rows)} values"}, "layer": layers, "config": CONFIG}
     return Chart(f"parity-{_slug(group)}", f"Parity: {group}",
                  f"Model value against DFT; dashed: y = x{good}. Hover a point for item, value, reference.",
@@ -240,7 +240,8 @@ def curves_charts(table: Rows, docs: Sequence[dict[str, Any]], task_meta: dict[s
             n_parts = math.ceil(len(names) / PANELS_PER_FIGURE)
             suffix = f" ({part // PANELS_PER_FIGURE + 1}/{n_parts})" if n_parts > 1 else ""
             cols = min(4, len(chunk))
-            enc_x = {"field": "x", "type": "quantitative", "title": x_label, "scale": {"zero": False}}
+            enc_x = {"field": "x", "type": "quantitative", "title": x_label, "scale": {"zero": False},
+                     "axis": {"tickCount": 5}}
             enc_y = {"field": "value", "type": "quantitative", "title": _unit_of(table, rows), "scale": {"zero": False}}
             colour_enc = {"field": "model", "type": "nominal", "scale": _model_scale(table.models, True),
                           "legend": {"title": "model (click: toggle)"}}
@@ -268,7 +269,7 @@ def curves_charts(table: Rows, docs: Sequence[dict[str, Any]], task_meta: dict[s
             spec = {"params": [HIDDEN], "data": {"name": "rows"},
                     "facet": {"field": "series", "type": "nominal", "title": None, "sort": chunk,
                               "header": {"labelFontSize": 11, "labelLimit": 260}},
-                    "columns": cols, "spec": {"width": 215, "height": 150, "layer": layers},
+                    "columns": cols, "spec": {"width": 195, "height": 150, "layer": layers},
                     "resolve": {"scale": {"x": "independent", "y": "independent"}}, "config": CONFIG}
             has_refpoints = any(p["kind"] == "refpoint" for p in extra)
             caption = ("Black line: DFT (PBE) reference" if any(v["kind"] == "ref" for v in extra) else
@@ -283,6 +284,17 @@ def curves_charts(table: Rows, docs: Sequence[dict[str, Any]], task_meta: dict[s
 
 def _unit_of(table: Rows, rows: list[int]) -> str:
     return table.keys[table.rows[rows[0]][1]][4] if rows else ""
+
+
+def pareto_front(points: Sequence[tuple[float, float, int]]) -> list[tuple[float, float, int]]:
+    """Points (cost, score, index) not beaten by a cheaper-or-equal, better-scoring point, cheapest first."""
+    front: list[tuple[float, float, int]] = []
+    best = -math.inf
+    for c, s, i in sorted(points, key=lambda p: (p[0], -p[1])):
+        if s > best:
+            front.append((c, s, i))
+            best = s
+    return front
 
 
 def pareto_chart(docs: Sequence[dict[str, Any]], foot: Footing) -> Chart | None:
@@ -302,11 +314,9 @@ def pareto_chart(docs: Sequence[dict[str, Any]], foot: Footing) -> Chart | None:
                         "kind": "model"})
     front = []
     for panel in ("time", "memory"):
-        best = -math.inf
-        for q in sorted((q for q in pts if q["panel"] == panel), key=lambda q: (q["x"], -q["score"])):
-            if q["score"] > best:
-                front.append({**q, "kind": "front"})
-                best = q["score"]
+        mine = [q for q in pts if q["panel"] == panel]
+        front += [{**mine[k], "kind": "front"} for _, _, k in pareto_front([(q["x"], q["score"], k)
+                                                                             for k, q in enumerate(mine)])]
     colour_enc = {"field": "model", "type": "nominal", "scale": _model_scale(models),
                   "legend": {"title": "model (click: toggle)"}}
 
@@ -335,8 +345,6 @@ def pareto_chart(docs: Sequence[dict[str, Any]], foot: Footing) -> Chart | None:
     spec = {"params": [HIDDEN], "data": {"name": "rows"},
             "hconcat": [panel("time", "µs per atom per step (log)"), panel("memory", "peak memory, MiB (log)")],
             "config": CONFIG}
-    # the legend selection lives in the first panel; the second follows it through the shared parameter name
-    spec["hconcat"][1]["layer"][2]["params"] = []
     return Chart("pareto", "Accuracy vs cost", "", spec, [], pts + front, wide=True)
 
 
@@ -395,4 +403,4 @@ def _slug(text: str, limit: int = 48) -> str:
 
 
 __all__ = ["Chart", "DFT", "PALETTE", "Rows", "VL_VERSION", "colour", "correlation_chart", "curves_charts",
-           "heatmap_chart", "pareto_chart", "parity_chart"]
+           "heatmap_chart", "pareto_chart", "pareto_front", "parity_chart"]

@@ -41,7 +41,7 @@ from markupsafe import Markup
 from alloybench.report import fitness
 from alloybench.report.costs import cost_command, footing, run_seconds
 from alloybench.report.figures import (PALETTE, Chart, Rows, colour, correlation_chart, curves_charts,
-                                       heatmap_chart, pareto_chart, parity_chart)
+                                       heatmap_chart, pareto_chart, pareto_front, parity_chart)
 from alloybench.report.files import write_atomic
 from alloybench.report.fmt import num, seconds, sortval
 from alloybench.scoring import load_thresholds
@@ -259,7 +259,7 @@ def _index_context(docs, pages, mb, verdicts, cov, table: Rows, result_dirs: Seq
         if heat_cats and heat_cats[-1]["key"] == c:
             heat_cats[-1]["span"] += 1
         else:
-            heat_cats.append({"key": c, "title": cat_info.get(c, {}).get("title", c), "span": 1})
+            heat_cats.append({"key": c, "title": c, "span": 1})
 
     charts: list[Chart] = []
     pareto = pareto_chart(docs, foot)
@@ -398,4 +398,4 @@ def write_html(docs: list[dict[str, Any]], out_dir: Path, result_dirs: Sequence[
     return index
 
 
-__all__ = ["heat", "write_html"]
+__all__ = ["heat", "pareto_front", "write_html"]

@@ -7,7 +7,7 @@ from typing import Any
 
 from alloybench.report import fitness
 from alloybench.report.costs import footing
-from alloybench.report.fmt import escape_md as _escape_md, md_number as _fmt
+from alloybench.report.fmt import escape_md as _escape_md, md_number as _fmt, seconds
 
 
 def verdict_cell(v: fitness.Verdict) -> str:
@@ -197,7 +197,7 @@ def markdown(docs: list[dict[str, Any]]) -> str:
             lines.append(f"| {_escape_md(d['model']['name'])} | {_escape_md(c.get('device_name') or c.get('device', ''))} | "
                          f"{c.get('threads', '')} | {_fmt(c.get('load_seconds'), 2)} | {sp.get('n_atoms', '–')} | "
                          f"{_fmt(sp.get('microseconds_per_atom'), 1)} | {_fmt(md.get('steps_per_second'), 1)} "
-                         f"({md.get('n_atoms', '–')}) | {_fmt((c.get('memory') or {}).get('rss_peak_mib'), 0)} |")
+                         f"({md.get('n_atoms', '–')}) | {seconds((c.get('memory') or {}).get('rss_peak_mib'), 0)} |")
         lines.append("")
     for d in docs:
         t = d.get("timing") or {}

@@ -101,7 +101,8 @@
     if (!c) { return Promise.resolve(); }
     var rows = c.rows.map(expand).concat(c.extra);
     var spec = Object.assign({}, c.spec, {datasets: {rows: rows}});
-    return window.vegaEmbed(el, spec, {mode: "vega-lite", renderer: "svg", actions: false})
+    return window.vegaEmbed(el, spec, {mode: "vega-lite", renderer: "svg", actions: false,
+                                          logLevel: window.vega ? window.vega.Error : 1}  /* an empty DFT layer in a panel warns */)
       .then(function (res) { views[c.id] = res.view; el.setAttribute("data-rendered", "1"); })
       .catch(function (err) { el.textContent = "figure failed: " + err; console.error(err); });
   });
