@@ -415,7 +415,7 @@ def report_cmd(
     html_dir: Optional[Path] = typer.Option(None, "--html", help="write a static HTML site (index.html, models/, figures/) here"),
 ) -> None:
     """Rebuild the report from one or more result folders, models side by side."""
-    from alloybench.report import markdown, write_atomic
+    from alloybench.report import attach_cost, markdown, write_atomic
     from alloybench.validate import check_in_dir, check_out_dir, check_out_file
 
     docs = []
@@ -425,7 +425,7 @@ def report_cmd(
         if html_dir is not None:
             check_out_dir(html_dir, "--html")
         for d in dirs:
-            docs.append(_rebuild(check_in_dir(d)))
+            docs.append(attach_cost(_rebuild(check_in_dir(d)), d))  # DIR/cost.json: the cost figure on one footing
         text = markdown(docs)
         if output:
             write_atomic(output, text)

@@ -100,6 +100,13 @@ class Task(ABC):
     reference_source: str = ""
     tier: Tier = "quick"  # cheapest tier that includes this task
     protocol: str = "1"  # bump when the protocol changes: old results then no longer match
+    x_label: str = ""  # what x means on this task's curves (metrics with series and x), with its unit
+    curve_reference_note: str = ""  # how curve_references places its points, for the figure's caption
+
+    def curve_references(self, metrics: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """DFT points to draw on this task's curves besides the metrics' own references, from metric dicts
+        (results.json): ``{"series", "x", "value", "unit", "item", "label"}``.  Default: none."""
+        return []
 
     @abstractmethod
     def build(self, ctx: Context, results: Mapping[str, Result]) -> list[Job]:

@@ -154,6 +154,7 @@ def fault_job_name(spec: GSFSpec, i: int) -> str:
 
 class PrecipitateGSFTask(Task):
     name = "precipitate_gsf"
+    x_label = "point along the fault path (index)"
     title = "GSF energies in precipitates"
     computes = ("generalised stacking-fault energy curves (eV/Å^2) on the theta (0-11) and "
                 "theta-double-prime (111) planes; S-phase curves reported as not covered")

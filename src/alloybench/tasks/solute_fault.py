@@ -95,6 +95,7 @@ def sf_items(ref) -> list[tuple[str, str, str]]:
 
 class SoluteFaultTask(Task):
     name = "solute_fault"
+    x_label = "solute layer (index from the fault plane)"
     title = "Solute-stacking-fault interaction"
     computes = "interaction energy (eV) of Cu, Mg, Si, Zn with the intrinsic stacking fault of Al and of Al with that of Cu, layers 0-3"
     reference_source = "alcumgzn_pbe: 8100-SolSF_X, 635950-SolSF_Al"

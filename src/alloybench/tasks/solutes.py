@@ -264,6 +264,7 @@ def solute_elements(phase: str, species: tuple[str, ...] | list[str]) -> set[str
 # -------------------------------------------------------------------- task
 class SoluteBindingTask(Task):
     name = "solute_binding"
+    x_label = "neighbour-shell distance (Å)"
     title = "Solute binding and clusters"
     computes = ("solute-solute and solute-vacancy binding energies by neighbour shell (meV) in Al and Cu; "
                 "solute triplet and Cu cluster energies (eV) in Al")

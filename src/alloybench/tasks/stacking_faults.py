@@ -105,6 +105,21 @@ class StackingFaultTask(Task):
     reference_source = "alcumgzn_pbe: <id>-StableSF, <id>-UnStableSF"
     tier = "quick"
     protocol = SF_PROTOCOL
+    x_label = "fault displacement x (units of the a/6<112> partial; 1 = intrinsic fault)"
+    curve_reference_note = ("stable fault at x = 1; the unstable fault energy at x = 0.5, the bridge position "
+                            "where the curve peaks: the reference gives its value, not its position")
+
+    def curve_references(self, metrics):
+        """The reference's stable (x = 1) and unstable (drawn at x = 0.5) fault energies on each gsf_<element> curve."""
+        out, seen = [], set()
+        for m in metrics:
+            at = {"StableSF": 1.0, "UnStableSF": 0.5}.get(m["name"])
+            if at is None or m.get("reference") is None or (m["item"], m["name"]) in seen:
+                continue
+            seen.add((m["item"], m["name"]))
+            out.append({"series": f"gsf_{m['item']}", "x": at, "value": float(m["reference"]), "unit": m["unit"],
+                        "item": m["item"], "label": m["name"]})
+        return out
 
     @staticmethod
     def points(ctx: Context) -> list[float]:

@@ -1,0 +1,36 @@
+"""`alloybench report` on the committed standard results gives the same tables as the code of commit
+ceb5c07 (tests/data/report_standard_ceb5c07.md): every cell compared as text, tolerance 0
+(tools/compare_report_tables.py; new tables and columns are not compared)."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from alloybench.cli import app
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _compare():
+    spec = importlib.util.spec_from_file_location("compare_report_tables", ROOT / "tools" / "compare_report_tables.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_standard_report_tables_unchanged(tmp_path):
+    dirs = sorted(str(p) for p in (ROOT / "docs" / "results" / "standard").iterdir() if (p / "results.json").exists())
+    out = tmp_path / "report.md"
+    res = CliRunner().invoke(app, ["report", *dirs, "--md", str(out)])
+    assert res.exit_code == 0, res.output
+    mod = _compare()
+    old = (ROOT / "tests" / "data" / "report_standard_ceb5c07.md").read_text(encoding="utf-8")
+    new = out.read_text(encoding="utf-8")
+    assert len(mod.tables(old)) > 12000
+    assert mod.compare(old, new) == []
+    assert new.index("## Fitness for purpose") < new.index("## Leaderboard")
+    # the comparison can fail: one changed number is found
+    assert len(mod.compare(old, new.replace("| 0.812 (0.78–0.84) |", "| 0.813 (0.78–0.84) |"))) == 1
