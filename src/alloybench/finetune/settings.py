@@ -82,25 +82,27 @@ def n_valid(n: int, fraction: float) -> int:
 #   frozen-backbone head; we train every layer, so lower), 1e-3 from scratch.
 # MACE: mace_run_train's Huber loss with energy 1, forces 10, stress 1, lr 1e-3 on a foundation model
 #   (its fine-tuning documentation), 1e-2 from scratch (its default).
+# What a family's loss and schedule are, whichever the mode; then what the mode changes.
+_FAMILY: dict[str, dict[str, Any]] = {
+    "sevennet": dict(batch_size=4, energy_weight=1.0, force_weight=1.0, stress_weight=0.01, scheduler="exponential",
+                     scheduler_gamma=0.99, loss="huber", huber_delta=0.01),
+    "chgnet": dict(batch_size=4, energy_weight=1.0, force_weight=1.0, stress_weight=0.1, scheduler="cosine",
+                   scheduler_gamma=1.0, loss="huber", huber_delta=0.1),
+    "mace": dict(batch_size=4, energy_weight=1.0, force_weight=10.0, stress_weight=1.0, scheduler="plateau",
+                 scheduler_gamma=0.8, loss="huber", huber_delta=0.01),
+}
+_LR: dict[tuple[str, str], float] = {("sevennet", "finetune"): 0.004, ("sevennet", "scratch"): 0.01,
+                                     ("chgnet", "finetune"): 3e-4, ("chgnet", "scratch"): 1e-3,
+                                     ("mace", "finetune"): 1e-3, ("mace", "scratch"): 1e-2}
+# from scratch needs more epochs and more patience; SevenNet's fine-tuning preset trains longer than the others'
+_EPOCHS: dict[tuple[str, str], tuple[int, int]] = {("sevennet", "finetune"): (60, 10), ("chgnet", "finetune"): (40, 8),
+                                                   ("mace", "finetune"): (40, 8)}
+_SCRATCH_EPOCHS = (150, 25)
 _DEFAULTS: dict[tuple[str, str], dict[str, Any]] = {
-    ("sevennet", "finetune"): dict(lr=0.004, max_epochs=60, patience_epochs=10, batch_size=4, energy_weight=1.0,
-                                  force_weight=1.0, stress_weight=0.01, scheduler="exponential", scheduler_gamma=0.99,
-                                  loss="huber", huber_delta=0.01),
-    ("sevennet", "scratch"): dict(lr=0.01, max_epochs=150, patience_epochs=25, batch_size=4, energy_weight=1.0,
-                                 force_weight=1.0, stress_weight=0.01, scheduler="exponential", scheduler_gamma=0.99,
-                                 loss="huber", huber_delta=0.01),
-    ("chgnet", "finetune"): dict(lr=3e-4, max_epochs=40, patience_epochs=8, batch_size=4, energy_weight=1.0,
-                                force_weight=1.0, stress_weight=0.1, scheduler="cosine", scheduler_gamma=1.0,
-                                loss="huber", huber_delta=0.1),
-    ("chgnet", "scratch"): dict(lr=1e-3, max_epochs=150, patience_epochs=25, batch_size=4, energy_weight=1.0,
-                               force_weight=1.0, stress_weight=0.1, scheduler="cosine", scheduler_gamma=1.0,
-                               loss="huber", huber_delta=0.1),
-    ("mace", "finetune"): dict(lr=1e-3, max_epochs=40, patience_epochs=8, batch_size=4, energy_weight=1.0,
-                              force_weight=10.0, stress_weight=1.0, scheduler="plateau", scheduler_gamma=0.8,
-                              loss="huber", huber_delta=0.01),
-    ("mace", "scratch"): dict(lr=1e-2, max_epochs=150, patience_epochs=25, batch_size=4, energy_weight=1.0,
-                             force_weight=10.0, stress_weight=1.0, scheduler="plateau", scheduler_gamma=0.8,
-                             loss="huber", huber_delta=0.01),
+    (family, mode): dict(lr=_LR[(family, mode)],
+                         max_epochs=_EPOCHS.get((family, mode), _SCRATCH_EPOCHS)[0],
+                         patience_epochs=_EPOCHS.get((family, mode), _SCRATCH_EPOCHS)[1], **common)
+    for family, common in _FAMILY.items() for mode in ("finetune", "scratch")
 }
 
 
