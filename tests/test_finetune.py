@@ -199,4 +199,6 @@ def test_cli_bad_input_is_one_line_exit_2(tmp_path, case):
     assert r.exit_code == 2, r.output
     lines = [ln for ln in r.output.splitlines() if ln.strip()]
     assert len(lines) == 1 and lines[0].startswith("alloybench: error:"), r.output
+    if case == "no_trainer":  # the trainer check itself, not a later one that emt also fails
+        assert "has no trainer" in lines[0], lines[0]
     assert not (tmp_path / "out").exists()

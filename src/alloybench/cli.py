@@ -242,10 +242,11 @@ def run_cmd(
             fail(str(exc))
         raise typer.Exit(code)
     from alloybench.engine.limits import JobLimits
+    from alloybench.engine.subprocess import engine_for
     from alloybench.models import DEFAULT_MODEL, resolve
     from alloybench.models.trust import TRUST_ENV
     from alloybench.reference import load_reference
-    from alloybench.report import markdown, results_document, write_all, write_atomic
+    from alloybench.report import write_atomic, write_results
     from alloybench.runner import run_tasks
     from alloybench.store import Store
     from alloybench.validate import check_model_text, check_out_dir
@@ -269,7 +270,8 @@ def run_cmd(
         directory = check_out_dir(out_dir or Path("alloybench-results") / resolved.name.replace("/", "_"))
         resolved = replace(resolved, elements=chosen)
         # the model loads before anything is written: a model that cannot load leaves no store behind
-        engine = _engine(resolved, engine_name, limits, isolate)
+        engine = engine_for(resolved, batched=engine_name == EngineChoice.batched, limits=limits, isolate=isolate,
+                            load=True)
     except UserError as exc:
         getattr(engine, "close", lambda: None)()
         fail(str(exc))
@@ -338,11 +340,8 @@ def run_cmd(
             write_atomic(directory / "cost.json", json.dumps(cost, indent=1))
         except UserError as exc:
             fail(str(exc))
-    doc = results_document({"name": resolved.name, "id": resolved.id, **resolved.info}, run_info,
-                           outcome.metrics, outcome.failures, timing, cost, missing=outcome.missing,
-                           flagged=outcome.flagged)
     try:
-        write_all([(directory / "results.json", json.dumps(doc, indent=1)), (directory / "report.md", markdown([doc]))])
+        doc = write_results(directory, resolved, run_info, outcome, timing, cost)
     except UserError as exc:
         fail(str(exc))
     if check_convergence:
@@ -365,26 +364,6 @@ def run_cmd(
         err.print(f"{len(outcome.failures)} Jobs failed, {len(outcome.missing)} missing (see {directory / 'report.md'})"
                   f": exit status 1", highlight=False, markup=False)
         raise typer.Exit(1)
-
-
-def _engine(model, engine_name: "EngineChoice", limits, isolate: bool):
-    """The engine for a run, with the model already loaded (UserError if it cannot load)."""
-    from alloybench.engine.serial import SerialEngine, load_calculator
-
-    if model.env or isolate:  # a worker process: the family's environment, or this one (--isolate)
-        from alloybench.engine.subprocess import SubprocessEngine
-
-        engine = SubprocessEngine.for_model(model, batched=engine_name == EngineChoice.batched, limits=limits)
-        engine.start()  # loads the model there; UserError when it cannot
-        return engine
-    calc = load_calculator(model.make_calculator, f"model '{model.name}'")
-    if engine_name == EngineChoice.batched:
-        from alloybench.engine.batched import batched_engine_for
-
-        engine = batched_engine_for(model, calculator=calc)
-    else:
-        engine = SerialEngine(lambda: calc, limits=limits)
-    return engine
 
 
 @app.command("cost")

@@ -21,9 +21,9 @@ _err = Console(stderr=True)
 _out = Console(width=None if sys.stdout.isatty() else 160)
 
 
-def _fail(message: str) -> None:
-    _err.print(f"alloybench: error: {message}", highlight=False, markup=False, soft_wrap=True)
-    raise typer.Exit(2)
+def _sizes(text: str, what: str, pool_n: int) -> list[int]:
+    """--sizes / --scratch-sizes: integers, or 'pool' for the whole pool."""
+    return [pool_n if x.strip() == "pool" else _ints(x, what)[0] for x in text.split(",") if x.strip()]
 
 
 def _ints(text: str, what: str) -> list[int]:
@@ -61,9 +61,10 @@ def finetune_cmd(
     """Fine-tune MODEL on N structures of the pool (stratified by kind, per seed), with its family's
     own trainer; save each as a model folder (alloybench run --model OUT/ft-N-SEED), run the suite and
     the test errors on it, train the from-scratch twin, and write OUT/learning_curve.json/.md/.png."""
-    from alloybench.cli import _select_tasks
-    from alloybench.finetune import curve
-    from alloybench.finetune.sweep import Sweep, plan
+    from alloybench.cli import _select_tasks, fail
+    from alloybench.finetune import checkpoint as ck, curve
+    from alloybench.finetune.sweep import Sweep, device_name, plan
+    from alloybench.report.files import write_atomic
 
     try:
         if tier not in ("quick", "standard", "full"):
@@ -80,18 +81,14 @@ def finetune_cmd(
         overrides = {"lr": lr, "max_epochs": epochs, "patience_epochs": patience, "batch_size": batch_size}
         sw = Sweep(model, data, out_dir, tier, selected, test_path=test, engine=engine, overrides=overrides,
                    quiet=quiet, console=_err)
-        size_list = [len(sw.pool) if x.strip() == "pool" else _ints(x, "sizes")[0]
-                     for x in sizes.split(",") if x.strip()]
-        scratch_list = None
-        if scratch_sizes:
-            scratch_list = [len(sw.pool) if x.strip() == "pool" else _ints(x, "scratch-sizes")[0]
-                            for x in scratch_sizes.split(",") if x.strip()]
+        size_list = _sizes(sizes, "sizes", len(sw.pool))
+        scratch_list = _sizes(scratch_sizes, "scratch-sizes", len(sw.pool)) if scratch_sizes else None
         sw.check_sizes(size_list + (scratch_list or []))
         compare_docs = curve.load_compare(list(compare or []), [t.name for t in selected])
     except UserError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     except (OSError, ValueError, KeyError) as exc:
-        _fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
     seed_list = list(range(seed_start, seed_start + seeds))
     points = plan(size_list, seed_list, mode_list, scratch_list)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -111,8 +108,6 @@ def finetune_cmd(
             folder = out_dir / p.name
             if p.mode != "base":
                 if curve_only:
-                    from alloybench.finetune import checkpoint as ck
-
                     if not ck.finished(folder, sw.settings(p).digest):
                         if progress:
                             progress.advance(outer)
@@ -148,10 +143,8 @@ def finetune_cmd(
                 row["test"] = sw.test_point(p)
             if p.mode == "base":
                 base_test = row.get("test")
-                row["device"] = _device_line()
+                row["device"] = device_name()
             else:
-                from alloybench.finetune import checkpoint as ck
-
                 prov = ck.read_provenance(folder) or {}
                 row.update({"train_wall_seconds": prov.get("train_wall_seconds"), "device": prov.get("device"),
                             "epochs_run": prov.get("epochs_run"), "best_epoch": prov.get("best_epoch"),
@@ -165,7 +158,7 @@ def finetune_cmd(
         _err.print(f"interrupted: finished points are kept in {out_dir}; run again to resume")
         raise typer.Exit(130)
     except UserError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     finally:
         if progress:
             progress.stop()
@@ -176,19 +169,11 @@ def finetune_cmd(
             "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "command": " ".join(["alloybench"] + sys.argv[1:])}
     doc = curve.build(rows, meta, compare_docs)
-    from alloybench.finetune.checkpoint import write_atomic
-
     write_atomic(out_dir / "learning_curve.json", json.dumps(doc, indent=1, default=str))
     write_atomic(out_dir / "learning_curve.md", curve.markdown(doc))
     fig = curve.figure(doc, out_dir / "learning_curve.png")
     if not quiet:
         _out.print(f"learning curve: {out_dir / 'learning_curve.md'}" + (f", figure {fig}" if fig else ""))
-
-
-def _device_line() -> str:
-    from alloybench.finetune.sweep import device_name
-
-    return device_name()
 
 
 class _SuiteBar:

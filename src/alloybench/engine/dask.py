@@ -38,7 +38,7 @@ import math
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from alloybench.engine.dask_cluster import ENV_RESOURCE, GPU_RESOURCE, SchedulerOptions, Session, open_session

@@ -285,10 +285,21 @@ class SubprocessEngine:
                 self.close()
 
 
-def engine_for(model, **kwargs: Any):
-    """The engine a resolved Model needs: in-process unless it lives in a family environment."""
-    if getattr(model, "env", None):
-        return SubprocessEngine.for_model(model, **kwargs)
-    from alloybench.engine.serial import SerialEngine
+def engine_for(model, batched: bool = False, limits=None, isolate: bool = False, load: bool = False):
+    """The one place that chooses the engine for a resolved Model: a worker process when the model
+    lives in a family environment (or ``isolate``), the batched engine when asked, else the serial
+    ASE engine.  ``load``: load the model now, so a model that cannot load is a UserError before
+    anything is written."""
+    if getattr(model, "env", None) or isolate:
+        engine = SubprocessEngine.for_model(model, batched=batched, limits=limits)
+        if load:
+            engine.start()  # loads the model there; UserError when it cannot
+        return engine
+    from alloybench.engine.serial import SerialEngine, load_calculator
 
-    return SerialEngine(model.make_calculator, limits=kwargs.get("limits"))
+    calc = load_calculator(model.make_calculator, f"model '{model.name}'") if load else None
+    if batched:
+        from alloybench.engine.batched import batched_engine_for
+
+        return batched_engine_for(model, calculator=calc)
+    return SerialEngine((lambda: calc) if load else model.make_calculator, limits=limits)

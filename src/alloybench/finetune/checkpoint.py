@@ -10,21 +10,15 @@ DIR/
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from alloybench.report.files import write_atomic
+
 MODEL_FILE = "model.yaml"
 PROVENANCE = "provenance.json"
-
-
-def write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    tmp.write_text(text)
-    tmp.replace(path)
 
 
 def write_model_folder(folder: Path, family: str, checkpoint: Path, name: str, provenance: dict[str, Any],

@@ -1,6 +1,6 @@
 """CHGNet trainer: chgnet.trainer.Trainer on chgnet.data.dataset.StructureData.
 
-Fine-tuning starts from the base checkpoint's weights (CHGNet.from_file), from scratch
+Fine-tuning starts from the base checkpoint's weights (models.adapters.chgnet_model), from scratch
 from a new CHGNet with the same hyper-parameters (CHGNet(**base.todict()['model_args'])).
 Energies are per atom (eV/atom), forces eV/Å, stresses GPa in ASE's sign (what CHGNet's
 calculator returns times its stress weight). The Trainer runs one epoch per call
@@ -13,34 +13,35 @@ from __future__ import annotations
 
 import contextlib
 import io
+import shutil
 import time
-from pathlib import Path
 
 import numpy as np
+from ase import units
 
 from alloybench.errors import MissingExtra
-from alloybench.finetune.base import EpochProgress, TrainJob, TrainResult
+from alloybench.finetune.base import EarlyStopping, EpochProgress, TrainJob, TrainResult
+from alloybench.models.adapters import chgnet_model
 from alloybench.finetune.data import shifted_energy
 
-EV_PER_A3_TO_GPA = 160.21766208
+EV_PER_A3_TO_GPA = 1.0 / units.GPa
 CHECKPOINT = "model.pth.tar"
 
 
-def _dataset(frames, offsets):
+def _dataset(frames, offsets, has_stress: bool):
     from chgnet.data.dataset import StructureData
     from pymatgen.io.ase import AseAtomsAdaptor
 
     structures = [AseAtomsAdaptor.get_structure(f.atoms) for f in frames]
     energies = [(shifted_energy(f, offsets) if offsets else f.energy_eV) / f.natoms for f in frames]
     forces = [np.asarray(f.forces_eV_per_A).tolist() for f in frames]
-    has_stress = all(f.stress_eV_per_A3 is not None for f in frames)
     stresses = None
     if has_stress:
         stresses = []
         for f in frames:
             xx, yy, zz, yz, xz, xy = np.asarray(f.stress_eV_per_A3) * EV_PER_A3_TO_GPA
             stresses.append([[xx, xy, xz], [xy, yy, yz], [xz, yz, zz]])
-    return StructureData(structures=structures, energies=energies, forces=forces, stresses=stresses), has_stress
+    return StructureData(structures=structures, energies=energies, forces=forces, stresses=stresses)
 
 
 def train(job: TrainJob, progress: EpochProgress | None = None) -> TrainResult:
@@ -59,15 +60,15 @@ def train(job: TrainJob, progress: EpochProgress | None = None) -> TrainResult:
     wd.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(s.seed)
     np.random.seed(s.seed)
-    base = CHGNet.from_file(str(job.base_weights), verbose=False)
+    base = chgnet_model(job.base_weights)
     args = {k: v for k, v in base.todict()["model_args"].items() if k != "verbose"}
     model = base if s.mode == "finetune" else CHGNet(**args, verbose=False)
-    train_set, has_stress = _dataset(job.train, job.energy_offsets)
-    valid_set = _dataset(job.valid, job.energy_offsets)[0] if job.valid else train_set
+    train_set = _dataset(job.train, job.energy_offsets, job.has_stress)
+    valid_set = _dataset(job.valid, job.energy_offsets, job.has_stress) if job.valid else train_set
     g = torch.Generator().manual_seed(s.seed)
     train_loader = DataLoader(train_set, batch_size=s.batch_size, shuffle=True, collate_fn=collate_graphs, generator=g)
     valid_loader = DataLoader(valid_set, batch_size=s.batch_size, shuffle=False, collate_fn=collate_graphs)
-    targets = "efs" if has_stress and s.stress_weight > 0 else "ef"
+    targets = "efs" if job.has_stress and s.stress_weight > 0 else "ef"
     trainer = Trainer(model=model, targets=targets, energy_loss_ratio=s.energy_weight, force_loss_ratio=s.force_weight,
                       stress_loss_ratio=s.stress_weight, optimizer="Adam",
                       scheduler="CosLR" if s.scheduler == "cosine" else "ExponentialLR",
@@ -75,7 +76,7 @@ def train(job: TrainJob, progress: EpochProgress | None = None) -> TrainResult:
                       learning_rate=s.lr, torch_seed=s.seed, data_seed=s.seed, use_device=job.device,
                       print_freq=10**9)
     save_dir = wd / "chgnet"
-    history, best, best_epoch, since, stopped = [], float("inf"), 0, 0, False
+    history, stop = [], EarlyStopping(s.patience_epochs, can_stop=bool(job.valid))
     t0 = time.perf_counter()
     log = io.StringIO()
     for epoch in range(s.max_epochs):
@@ -87,28 +88,20 @@ def train(job: TrainJob, progress: EpochProgress | None = None) -> TrainResult:
                "train_f_mae": h["f"]["train"][-1], "valid_f_mae": h["f"]["val"][-1]}
         row["train_loss"], row["valid_loss"] = row["train_e_mae"], row["valid_e_mae"]
         history.append(row)
-        if row["valid_e_mae"] < best:
-            best, best_epoch, since = row["valid_e_mae"], epoch + 1, 0
-        else:
-            since += 1
+        stop.update(epoch + 1, row["valid_e_mae"])
         if progress:
             progress(epoch + 1, s.max_epochs, row)
-        if job.valid and since >= s.patience_epochs:
-            stopped = True
+        if stop.stopped:
             break
     (wd / "chgnet_trainer.log").write_text(log.getvalue())
     best_files = sorted(save_dir.glob("bestE_*.pth.tar"))
     out = wd.parent / CHECKPOINT
-    # CHGNet's bestE file holds the Trainer's state ({"model": model.as_dict(), ...}): keep what
-    # CHGNet.from_file reads
-    state = torch.load(best_files[-1], map_location="cpu", weights_only=False)
-    # CHGNet.from_file passes verbose itself: a model_args copy of it would be given twice
-    state["model"].get("model_args", {}).pop("verbose", None)
-    torch.save(state, out)
+    # CHGNet's bestE file ({"model": model.as_dict(), ...}) is what models.adapters.chgnet_model reads
+    shutil.copyfile(best_files[-1], out)
     for f in save_dir.glob("*.pth.tar"):
         f.unlink()
-    return TrainResult(checkpoint=out, epochs_run=history[-1]["epoch"], best_epoch=best_epoch, history=history,
+    return TrainResult(checkpoint=out, epochs_run=history[-1]["epoch"], best_epoch=stop.best_epoch, history=history,
                        device=str(trainer.device), trainer=f"chgnet {chgnet.__version__} (chgnet.trainer.Trainer)",
-                       stopped_early=stopped, notes={"train_seconds": time.perf_counter() - t0,
+                       stopped_early=stop.stopped, notes={"train_seconds": time.perf_counter() - t0,
                                                      "selected_on": "validset" if job.valid else "trainset",
                                                      "targets": targets})

@@ -10,7 +10,6 @@ same structures, and the change of the bulk and elastic category scores from the
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +23,7 @@ def rescore(doc: dict[str, Any], tasks: list[str]) -> dict[str, Any]:
     from alloybench.scoring import score
     from alloybench.tasks.base import Metric
 
-    names = set(Metric.__dataclass_fields__)
-    ms = [Metric(**{k: v for k, v in m.items() if k in names}) for m in doc["metrics"] if m["task"] in tasks]
+    ms = [Metric.from_dict(m) for m in doc["metrics"] if m["task"] in tasks]
     return score(ms).to_dict()
 
 
@@ -227,9 +225,11 @@ def base_on_subset(base_test: dict[str, Any] | None, kinds_excluded: set[str]) -
 
 
 def load_compare(dirs: list[Path], tasks: list[str]) -> list[dict[str, Any]]:
+    from alloybench.report import load_results
+
     out = []
     for d in dirs:
-        doc = json.loads((Path(d) / "results.json").read_text())
+        doc = load_results(Path(d))
         s = rescore(doc, tasks)
         out.append({"name": doc["model"]["name"], "overall": s["overall"], "categories": s["categories"],
                     "source": str(Path(d) / "results.json"), "tier": doc["run"].get("tier")})

@@ -14,10 +14,11 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from ase import units
 
 from alloybench.finetune.data import Frame, elements_of, fit_element_offsets
 
-EV_PER_A3_TO_GPA = 160.21766208
+EV_PER_A3_TO_GPA = 1.0 / units.GPa
 
 
 def single_point_jobs(frames: list[Frame], label: str) -> list:

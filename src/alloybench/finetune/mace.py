@@ -86,14 +86,13 @@ def train(job: TrainJob, progress: EpochProgress | None = None) -> TrainResult:
     _write(valid_file, job.valid or job.train, job.energy_offsets)  # N < 5: select on the training set
     arch = json.loads(subprocess.run([str(python), "-c", _ARCH, str(job.base_weights)], capture_output=True,
                                      text=True, check=True, env=worker_environ()).stdout.strip().splitlines()[-1])
-    has_stress = all(f.stress_eV_per_A3 is not None for f in job.train + job.valid)
     args = [str(python), str(script), "--name", "ft", "--work_dir", str(wd), "--seed", str(s.seed),
             "--train_file", str(train_file), "--valid_file", str(valid_file),
             "--energy_key", "REF_energy", "--forces_key", "REF_forces", "--stress_key", "REF_stress",
             "--loss", "huber" if s.loss == "huber" else "weighted", "--huber_delta", str(s.huber_delta),
             "--energy_weight", str(s.energy_weight), "--forces_weight", str(s.force_weight),
-            "--stress_weight", str(s.stress_weight if has_stress else 0.0),
-            "--compute_stress", "True" if has_stress else "False",
+            "--stress_weight", str(s.stress_weight if job.has_stress else 0.0),
+            "--compute_stress", "True" if job.has_stress else "False",
             "--lr", str(s.lr), "--scheduler", "ReduceLROnPlateau", "--lr_factor", str(s.scheduler_gamma),
             "--max_num_epochs", str(s.max_epochs), "--patience", str(s.patience_epochs),
             "--batch_size", str(s.batch_size), "--valid_batch_size", str(s.batch_size),

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from alloybench.errors import MissingExtra, UserError
-from alloybench.finetune.base import EpochProgress, TrainJob, TrainResult
+from alloybench.finetune.base import EarlyStopping, EpochProgress, TrainJob, TrainResult
 from alloybench.finetune.data import write_extxyz
 
 CHECKPOINT = "checkpoint.pth"
@@ -37,7 +37,6 @@ def _model_section(base: Path) -> dict[str, Any]:
     keys = set(DEFAULT_E3_EQUIVARIANT_MODEL_CONFIG) | {KEY.IRREPS_MANUAL, KEY.CUTOFF, KEY.NODE_FEATURE_MULTIPLICITY}
     keys -= {KEY.CUEQUIVARIANCE_CONFIG, KEY.USE_FLASH_TP, KEY.USE_OEQ}
     out = {k: _plain(cfg[k]) for k in sorted(keys) if k in cfg}
-    # key names of the model section that sevenn's reader knows under another spelling
     return out
 
 
@@ -70,10 +69,9 @@ def input_yaml(job: TrainJob, train_file: Path, valid_file: Path | None) -> dict
              if s.scheduler == "exponential" else
              {"scheduler": "linearlr", "scheduler_param": {"start_factor": 1.0, "end_factor": 1e-4,
                                                            "total_iters": s.max_epochs}})
-    has_stress = all(f.stress_eV_per_A3 is not None for f in job.train + job.valid)
     train = {
         "random_seed": s.seed,
-        "is_train_stress": has_stress and s.stress_weight > 0,
+        "is_train_stress": job.has_stress and s.stress_weight > 0,
         "epoch": s.max_epochs,
         "loss": "Huber" if s.loss == "huber" else "mse",
         "optimizer": "adam",
@@ -156,9 +154,8 @@ def train(job: TrainJob, progress: EpochProgress | None = None) -> TrainResult:
         recs = {k: deepcopy(recorder) for k in loaders}
         key = "validset" if "validset" in loaders else "trainset_eval"
         loss_key = recs[key].get_key_str("TotalLoss")
-        best, best_epoch, since, history = float("inf"), 0, 0, []
+        history, stop = [], EarlyStopping(s.patience_epochs, can_stop=bool(job.valid))
         out = wd.parent / CHECKPOINT
-        stopped = False
         # epoch 0: the starting point's losses (the base model's, when fine-tuning)
         for epoch in range(0, s.max_epochs + 1):
             row: dict[str, float] = {"epoch": epoch, "lr": trainer.get_lr()}
@@ -166,23 +163,19 @@ def train(job: TrainJob, progress: EpochProgress | None = None) -> TrainResult:
                 trainer.run_one_epoch(loader, is_train=(k == "trainset" and epoch > 0), error_recorder=recs[k])
                 errs = recs[k].epoch_forward()
                 row.update({f"{k}:{m}": float(v) for m, v in errs.items()})
-            if epoch > 0:
-                trainer.scheduler_step(best)
             value = row[f"{key}:{loss_key}"]
+            if epoch > 0:
+                trainer.scheduler_step(value)  # the loss matters only to a plateau scheduler
             row["train_loss"] = row[f"trainset:{loss_key}"]
-            row["valid_loss"] = row[f"{key}:{loss_key}"]  # the selection loss (eval mode)
+            row["valid_loss"] = value  # the selection loss (eval mode)
             history.append(row)
-            if value < best:
-                best, best_epoch, since = value, epoch, 0
+            if stop.update(epoch, value):
                 trainer.write_checkpoint(str(out), config=config, epoch=epoch)
-            else:
-                since += 1
             if progress:
                 progress(epoch, s.max_epochs, row)
-            if job.valid and since >= s.patience_epochs:
-                stopped = True
+            if stop.stopped:
                 break
     wall = time.perf_counter() - t0
-    return TrainResult(checkpoint=out, epochs_run=history[-1]["epoch"], best_epoch=best_epoch, history=history,
+    return TrainResult(checkpoint=out, epochs_run=history[-1]["epoch"], best_epoch=stop.best_epoch, history=history,
                        device=str(trainer.device), trainer=f"sevenn {sevenn.__version__} (sevenn.train.trainer.Trainer)",
-                       stopped_early=stopped, notes={"train_seconds": wall, "selected_on": key})
+                       stopped_early=stop.stopped, notes={"train_seconds": wall, "selected_on": key})

@@ -27,12 +27,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from alloybench.engine.subprocess import engine_for
 from alloybench.errors import UserError
 from alloybench.finetune import checkpoint as ck
 from alloybench.finetune.base import TrainJob
 from alloybench.finetune.data import (Frame, draw, elements_of, fit_element_offsets, kind_counts, pool_digest,
                                       read_pool, split_valid)
 from alloybench.finetune.settings import TrainSettings, settings_for
+from alloybench.report.files import write_atomic
 
 SUITE_ELEMENTS = ("Al", "Cu", "Mg", "Zn")
 
@@ -52,9 +54,6 @@ def trainer_for(family: str) -> Callable:
 
         return mace.train
     raise UserError(f"family '{family}' has no trainer in alloybench finetune (trainers: sevennet, chgnet, mace)")
-
-
-CHECKPOINT_NAMES = {"sevennet": "checkpoint.pth", "chgnet": "model.pth.tar", "mace": "model.model"}
 
 
 @dataclass(frozen=True)
@@ -113,7 +112,7 @@ class Sweep:
         self.base_spec = base_spec
         self.base = resolve(base_spec)
         trainer_for(self.base.family)  # a family without a trainer: fail before anything is written
-        if self.base.family not in CHECKPOINT_NAMES or not self.base.weights:
+        if not self.base.weights:
             raise UserError(f"model '{base_spec}' has no weights file to fine-tune")
         self.pool_path = Path(pool_path)
         self.pool = read_pool(self.pool_path)
@@ -158,7 +157,7 @@ class Sweep:
             with Store(d / "results.sqlite") as store:
                 preds = predict(stored_runner(self.base, engine, store), frames, "pool")
         finally:
-            getattr(engine, "close", lambda: None)()
+            engine.close()
         bad = [i for i, p in enumerate(preds) if p["error"]]
         if bad:
             raise UserError(f"base model '{self.base.name}' failed on pool structure(s) {bad[:5]}: "
@@ -186,11 +185,7 @@ class Sweep:
         t0 = time.perf_counter()
         result = trainer_for(self.base.family)(job, progress)
         wall = time.perf_counter() - t0
-        ckpt = result.checkpoint
-        if ckpt.parent != folder:
-            target = folder / CHECKPOINT_NAMES[self.base.family]
-            ckpt.replace(target)
-            ckpt = target
+        ckpt = result.checkpoint  # every trainer writes it into the point's folder (workdir.parent)
         prov = {
             "alloybench_finetune": 1,
             "point": p.name,
@@ -229,7 +224,7 @@ class Sweep:
     def suite_point(self, p: Point, bar=None) -> dict[str, Any]:
         """Run (or resume) the suite on a point's model; results.json in POINT/suite/."""
         from alloybench.reference import load_reference
-        from alloybench.report import markdown, results_document, write_atomic
+        from alloybench.report import write_results
         from alloybench.runner import run_tasks
         from alloybench.store import Store
 
@@ -246,18 +241,14 @@ class Sweep:
             try:
                 outcome = run_tasks(model, self.tasks, self.tier, load_reference(), store, engine, progress=bar)
             finally:
-                getattr(engine, "close", lambda: None)()
+                engine.close()
             wall = time.perf_counter() - t0
             timing = {"wall_seconds": wall, "computed": outcome.computed, "reused": outcome.reused,
                       "device": device_name()}
             run_info["timing"] = timing
             run_info["engine"] = getattr(engine, "name", self.engine)
             store.finish_run(run_id, run_info)
-        doc = results_document({"name": model.name, "id": model.id, **model.info}, run_info, outcome.metrics,
-                               outcome.failures, timing, None)
-        write_atomic(d / "results.json", json.dumps(doc, indent=1))
-        write_atomic(d / "report.md", markdown([doc]))
-        return doc
+        return write_results(d, model, run_info, outcome, timing)
 
     def test_point(self, p: Point) -> dict[str, Any] | None:
         if not self.test:
@@ -285,27 +276,11 @@ class Sweep:
             with Store(d / "results.sqlite") as store:
                 doc = test_errors(stored_runner(model, engine, store), self.pool, self.test, trained)
         finally:
-            getattr(engine, "close", lambda: None)()
+            engine.close()
         doc.update({"test": str(self.test_path), "test_digest": self.test_digest, "pool_digest": self.digest,
                     "model_id": model.id})
-        ck.write_atomic(path, json.dumps(doc, indent=1))
+        write_atomic(path, json.dumps(doc, indent=1))
         return doc
-
-
-def engine_for(model, batched: bool = False):
-    """The engine ``alloybench run`` would use: a worker in the family's environment when the
-    model lives there, the batched engine when asked, else the serial ASE engine."""
-    if model.env:
-        from alloybench.engine.subprocess import SubprocessEngine
-
-        return SubprocessEngine.for_model(model, batched=batched)
-    if batched:
-        from alloybench.engine.batched import batched_engine_for
-
-        return batched_engine_for(model)
-    from alloybench.engine.serial import SerialEngine
-
-    return SerialEngine(model.make_calculator)
 
 
 def stored_runner(model, engine, store):

@@ -116,23 +116,30 @@ def load_sevennet(weights: Path | None, modal: str | None = None, **_: Any) -> C
 def load_chgnet(weights: Path | None, **_: Any) -> Calculator:
     weights = _require(weights, "CHGNet", "pass a .pth.tar checkpoint")
     try:
-        from chgnet.model import CHGNet
         from chgnet.model.dynamics import CHGNetCalculator
     except ImportError as exc:
         raise MissingExtra("CHGNet", "chgnet") from exc
+    _torch_threads()
+    return CHGNetCalculator(model=chgnet_model(weights), use_device=device(), stress_weight=EV_PER_A3_PER_GPA)
+
+
+def chgnet_model(weights: Path):
+    """A CHGNet model from a checkpoint, read without arbitrary unpickling (CHGNet.from_file uses
+    weights_only=False; its checkpoints are plain state).  Checkpoints written by CHGNet's own
+    Trainer keep ``verbose`` in their model_args, which from_dict is also given: it is dropped."""
+    from chgnet.model import CHGNet
+
     from alloybench.models.trust import safe_torch_load
 
-    _torch_threads()
-    # CHGNet.from_file unpickles with weights_only=False; its checkpoints are plain state: read them safely
-    state = safe_torch_load(str(weights), map_location="cpu")
+    state = safe_torch_load(str(weights), map_location="cpu")["model"]
+    state = {**state, "model_args": {k: v for k, v in (state.get("model_args") or {}).items() if k != "verbose"}}
     try:
-        model = CHGNet.from_dict(state["model"], verbose=False)
+        return CHGNet.from_dict(state, verbose=False)
     except RuntimeError as exc:
         if "mlp_out" not in str(exc):
             raise
         # CHGNet 0.2.0 checkpoints carry output-layer biases that later versions dropped
-        model = CHGNet.from_dict(state["model"], verbose=False, mlp_out_bias=True, version="0.2.0")
-    return CHGNetCalculator(model=model, use_device=device(), stress_weight=EV_PER_A3_PER_GPA)
+        return CHGNet.from_dict(state, verbose=False, mlp_out_bias=True, version="0.2.0")
 
 
 def load_matgl(weights: Path | None, **_: Any) -> Calculator:

@@ -32,6 +32,18 @@ def results_document(model: dict[str, Any], run: dict[str, Any], metrics: list[M
     }
 
 
+def write_results(directory: Path, model, run_info: dict[str, Any], outcome, timing: dict[str, Any],
+                  cost: dict[str, Any] | None = None) -> dict[str, Any]:
+    """results.json and report.md of one run (a resolved Model and its runner.RunOutcome), written
+    together; returns the results document.  Every way of running a suite (the CLI, Dask, fine-tuning
+    points) writes its folder through here, so completeness and flagged Jobs are never left out."""
+    doc = results_document({"name": model.name, "id": model.id, **model.info}, run_info, outcome.metrics,
+                           outcome.failures, timing, cost, missing=outcome.missing, flagged=outcome.flagged)
+    write_all([(Path(directory) / "results.json", json.dumps(doc, indent=1)),
+               (Path(directory) / "report.md", markdown([doc]))])
+    return doc
+
+
 def load_results(directory: Path) -> dict[str, Any]:
     """results.json of a result folder, with the folder's cost.json (``alloybench cost --out``) as its cost
     figure when results.json has none."""
@@ -65,4 +77,4 @@ def markdown(docs: list[dict[str, Any]]) -> str:
 
 
 __all__ = ["Scorecard", "attach_cost", "completeness", "incomplete_note", "load_results", "markdown",
-           "results_document", "write_all", "write_atomic"]
+           "results_document", "write_all", "write_atomic", "write_results"]

@@ -88,7 +88,8 @@ class Metric:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "Metric":
-        return cls(**{k: v for k, v in d.items() if k != "error"})
+        """A Metric from its to_dict (or a results.json entry, which adds error and score)."""
+        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
 
 
 class Task(ABC):
