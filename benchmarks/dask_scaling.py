@@ -105,9 +105,9 @@ def main(argv: list[str] | None = None) -> int:
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):  # as Dask's nannies set them
         os.environ.setdefault(var, "1")
 
-    from threadpoolctl import threadpool_limits
+    from alloybench.engine.serial import single_threaded_blas
 
-    threadpool_limits(limits=1, user_api="blas")
+    single_threaded_blas()
     from alloybench.engine.batched import batched_engine_for
     from alloybench.engine.dask import DaskEngine
     from alloybench.engine.dask_cluster import SchedulerOptions, open_session

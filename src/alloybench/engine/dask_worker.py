@@ -28,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from alloybench.engine.serial import SerialEngine, load_calculator, single_threaded_blas
 from alloybench.errors import UserError
 from alloybench.jobs import Job, Result
 
@@ -96,26 +97,14 @@ class ModelEngine:
 
     def __call__(self):
         model = self.load_model()
+        # load now: its time is the load time, not the first Job's (EngineCache.get makes a
+        # UserError of any failure, plain enough to unpickle on the client)
+        calc = load_calculator(model.make_calculator, f"the model on worker {_worker_name()}")
         if self.mode == "batched":
             from alloybench.engine.batched import batched_engine_for
 
-            calc = _load_calculator(model)
             return batched_engine_for(model, device=self.device, calculator=calc)
-        from alloybench.engine.serial import SerialEngine
-
-        engine = SerialEngine(model.make_calculator)
-        _ = engine.calculator  # load now: its time is the load time, not the first Job's
-        return engine
-
-
-def _load_calculator(model):
-    try:
-        return model.make_calculator()
-    except UserError as exc:
-        raise UserError(str(exc)) from None
-    except Exception as exc:  # noqa: BLE001 - one line to the client, as SerialEngine does
-        first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
-        raise UserError(f"the model failed to load on worker {_worker_name()}: {type(exc).__name__}: {first}") from None
+        return SerialEngine(lambda: calc)
 
 
 @dataclass
@@ -144,7 +133,7 @@ class EngineCache(_PluginBase):
 
     def setup(self, worker) -> None:
         self.worker = worker
-        _single_threaded_blas()
+        single_threaded_blas()
 
     def teardown(self, worker) -> None:
         for entry in self.entries.values():
@@ -231,17 +220,6 @@ def held_engines() -> list[str]:
     return sorted(_cache().entries)
 
 
-def _single_threaded_blas() -> None:
-    """As the CLI does for the serial engine: the optimisers' small linear algebra must not
-    spawn BLAS threads that fight the other workers for the cores."""
-    try:
-        from threadpoolctl import threadpool_limits
-
-        threadpool_limits(limits=1, user_api="blas")
-    except ImportError:
-        pass
-
-
 # ------------------------------------------------------------------ preload: pin a GPU
 def gpu_for_name(name: str, visible: str | None) -> str | None:
     """The GPU a worker named ``...-I`` takes among ``visible`` (CUDA_VISIBLE_DEVICES,
@@ -261,7 +239,6 @@ def dask_setup(worker) -> None:  # Dask preload hook
         gpu = gpu_for_name(worker.name, os.environ.get("CUDA_VISIBLE_DEVICES"))
         if gpu is not None:
             os.environ["CUDA_VISIBLE_DEVICES"] = gpu
-    _single_threaded_blas()
 
 
 __all__ = ["ChunkOutcome", "EngineCache", "ModelEngine", "ModelRef", "gpu_for_name", "held_engines", "run_chunk"]

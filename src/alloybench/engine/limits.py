@@ -26,14 +26,12 @@ timeout is computed again when the limit it would get now is longer than the tim
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import signal
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Iterator
 
 from alloybench.jobs import Job, Result
@@ -57,10 +55,6 @@ class JobLimits:
             return float(self.fixed_seconds)
         calls = 1 + (job.relax.max_steps if job.relax is not None else 0)
         return self.base_seconds + self.seconds_per_atom_call * job.n_atoms * calls
-
-    @property
-    def digest(self) -> str:
-        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:12]
 
     def describe(self) -> str:
         if self.fixed_seconds is not None:

@@ -122,6 +122,17 @@ def check_calculator(calc: object, what: str = "the model") -> Calculator:
     return calc  # type: ignore[return-value]
 
 
+def single_threaded_blas() -> None:
+    """Small-cell optimisers do 3x3..768x768 linear algebra: BLAS threads only fight the
+    model's own threads (and other workers) for the cores.  Called once per process."""
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(limits=1, user_api="blas")
+    except ImportError:
+        pass
+
+
 def load_calculator(make: Callable[[], Calculator], what: str = "the model") -> Calculator:
     """Call a model's factory; any failure is one line (UserError), not a traceback."""
     try:

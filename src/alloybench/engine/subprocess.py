@@ -62,7 +62,6 @@ class SubprocessEngine:
             if job_timeout is not None:
                 limits = replace(limits, grace_seconds=max(1.0, min(60.0, job_timeout)))
         self.limits = limits
-        self.job_timeout = limits.fixed_seconds
         self.start_timeout = start_timeout
         self.environ = environ
         self.cwd = cwd

@@ -118,6 +118,19 @@ class Task(ABC):
         """Metrics for every reference item: ok, failed or not_applicable."""
 
 
+def outcome_metric(task: str, item: str, name: str, group: str, unit: str, value: float | None,
+                   reference: float | None, source: str = "", missing: list[str] | tuple[str, ...] = (),
+                   reason: str = "", flag: str = "") -> Metric:
+    """The Metric of one compared quantity: not applicable when the model lacks an element
+    (``missing``), ok when ``value`` is known, else failed with ``reason``."""
+    if missing:
+        return Metric(task, item, name, group, unit, None, reference, source, "not_applicable",
+                      f"model lacks {', '.join(missing)}")
+    if value is not None:
+        return Metric(task, item, name, group, unit, value, reference, source, flag=flag)
+    return Metric(task, item, name, group, unit, None, reference, source, "failed", reason)
+
+
 def failed_reason(results: Mapping[str, Result], names: list[str]) -> str | None:
     """The first reason why one of ``names`` is missing or failed, else None."""
     for n in names:

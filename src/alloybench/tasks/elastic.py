@@ -31,7 +31,7 @@ import numpy as np
 from ase import Atoms, units
 
 from alloybench.jobs import Job, Relax, Result, Structure
-from alloybench.tasks.base import Context, Metric, Task, failed_reason
+from alloybench.tasks.base import Context, Metric, Task, failed_reason, outcome_metric
 from alloybench.tasks.bulk import relax_job
 
 ELASTIC_PROTOCOL = "elastic-2"
@@ -184,27 +184,13 @@ class ElasticTask(Task):
                 else:
                     group = "elastic_modulus"
                 source = rv.source if rv else ""
-                if missing:
-                    metrics.append(Metric(self.name, phase, name, group, "GPa", None, refval, source,
-                                          "not_applicable", f"model lacks {', '.join(missing)}"))
-                elif name in values:
-                    flag = strain_flag(values[name], small[name]) if name in small else ""
-                    metrics.append(Metric(self.name, phase, name, group, "GPa", values[name], refval, source,
-                                          flag=flag))
-                else:
-                    metrics.append(Metric(self.name, phase, name, group, "GPa", None, refval, source, "failed",
-                                          fail or "elastic tensor is singular"))
+                flag = strain_flag(values[name], small[name]) if name in values and name in small else ""
+                metrics.append(outcome_metric(self.name, phase, name, group, "GPa", values.get(name), refval, source,
+                                              missing, fail or "elastic tensor is singular", flag))
                 if not name.startswith("C_"):
                     continue
-                sname = f"{name}@{100 * SMALL_STRAIN:g}%"
                 refval = refval if group == "elastic_constant" else None  # zero entries: no error to show
-                if missing:
-                    metrics.append(Metric(self.name, phase, sname, "elastic_small_strain", "GPa", None, refval, source,
-                                          "not_applicable", f"model lacks {', '.join(missing)}"))
-                elif name in small:
-                    metrics.append(Metric(self.name, phase, sname, "elastic_small_strain", "GPa", small[name], refval,
-                                          source))
-                else:
-                    metrics.append(Metric(self.name, phase, sname, "elastic_small_strain", "GPa", None, refval, source,
-                                          "failed", small_fail or fail or "elastic tensor is singular"))
+                metrics.append(outcome_metric(self.name, phase, f"{name}@{100 * SMALL_STRAIN:g}%",
+                                              "elastic_small_strain", "GPa", small.get(name), refval, source, missing,
+                                              small_fail or fail or "elastic tensor is singular"))
         return metrics

@@ -31,7 +31,7 @@ from ase import Atoms
 
 from alloybench.jobs import Job, Relax, Result, Structure
 from alloybench.tasks.antisites import conventional_cell, supercell_repeats
-from alloybench.tasks.base import Context, Metric, Task, failed_reason
+from alloybench.tasks.base import Context, Metric, Task, failed_reason, outcome_metric
 from alloybench.tasks.bulk import ELEMENT_PHASES, relax_job
 
 VACANCY_PROTOCOL = "vacancy-1"
@@ -136,15 +136,9 @@ class VacancyTask(Task):
                     (f"E_vac_relaxed@{large}", "vacancy_relaxed", None, ""),
                     ("finite_size", "vacancy_finite_size", None, "")]
             for name, group, rv, src in rows:
-                if missing:
-                    metrics.append(Metric(self.name, element, name, group, "eV", None, rv, src, "not_applicable",
-                                          f"model lacks {', '.join(missing)}"))
-                elif name in values:
-                    metrics.append(Metric(self.name, element, name, group, "eV", values[name], rv, src,
-                                          flag=flag if name.endswith(f"@{small}") else ""))
-                else:
-                    metrics.append(Metric(self.name, element, name, group, "eV", None, rv, src, "failed",
-                                          fails.get(name) or "symmetry of the relaxed cell not found"))
+                metrics.append(outcome_metric(self.name, element, name, group, "eV", values.get(name), rv, src,
+                                              missing, fails.get(name) or "symmetry of the relaxed cell not found",
+                                              flag if name.endswith(f"@{small}") else ""))
         return metrics
 
 
@@ -175,16 +169,11 @@ class CohesiveTask(Task):
             if phase not in ctx.reference.phases:
                 continue
             missing = ctx.missing({element})
-            if missing:
-                metrics.append(Metric(self.name, element, "E_coh", "cohesive_energy", "eV/atom", None, None, "",
-                                      "not_applicable", f"model lacks {element}"))
-                continue
-            fail = failed_reason(results, [f"relax/{phase}", f"atom/{element}"])
-            if fail:
-                metrics.append(Metric(self.name, element, "E_coh", "cohesive_energy", "eV/atom", None, None, "",
-                                      "failed", fail))
-                continue
-            bulk = results[f"relax/{phase}"]
-            e = results[f"atom/{element}"].energy - bulk.energy / len(bulk.structure)
-            metrics.append(Metric(self.name, element, "E_coh", "cohesive_energy", "eV/atom", e, None))
+            fail = None if missing else failed_reason(results, [f"relax/{phase}", f"atom/{element}"])
+            e = None
+            if not missing and fail is None:
+                bulk = results[f"relax/{phase}"]
+                e = results[f"atom/{element}"].energy - bulk.energy / len(bulk.structure)
+            metrics.append(outcome_metric(self.name, element, "E_coh", "cohesive_energy", "eV/atom", e, None, "",
+                                          missing, fail or ""))
         return metrics
