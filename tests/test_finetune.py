@@ -107,13 +107,20 @@ def _check_point(sw, folder: Path, n: int, seed: int):
     return prov
 
 
+def _train_4_epochs(tmp_path, base: str):
+    """Fine-tune ``base`` for 4 epochs on 4 structures; the point's folder checked as a model."""
+    from alloybench.finetune.sweep import Point
+
+    sw = _sweep(tmp_path, base, max_epochs=4, lr=1e-3)
+    folder = sw.train_point(Point("finetune", 4, 0))
+    return sw, folder, _check_point(sw, folder, 4, 0)
+
+
 def test_sevennet_finetune_lowers_the_loss_and_loads(tmp_path):
     pytest.importorskip("sevenn")
     from alloybench.finetune.sweep import Point
 
-    sw = _sweep(tmp_path, "sevennet-0", max_epochs=4, lr=1e-3)
-    folder = sw.train_point(Point("finetune", 4, 0))
-    prov = _check_point(sw, folder, 4, 0)
+    sw, folder, prov = _train_4_epochs(tmp_path, "sevennet-0")
     h = prov["history"]
     assert h[0]["epoch"] == 0  # the base model's loss on the (shifted) training labels
     assert min(r["valid_loss"] for r in h[1:]) < h[0]["valid_loss"]
@@ -127,11 +134,7 @@ def test_sevennet_finetune_lowers_the_loss_and_loads(tmp_path):
 
 def test_chgnet_finetune_lowers_the_loss_and_loads(tmp_path):
     pytest.importorskip("chgnet")
-    from alloybench.finetune.sweep import Point
-
-    sw = _sweep(tmp_path, "chgnet-0.3.0", max_epochs=4, lr=1e-3)
-    folder = sw.train_point(Point("finetune", 4, 0))
-    prov = _check_point(sw, folder, 4, 0)
+    _, _, prov = _train_4_epochs(tmp_path, "chgnet-0.3.0")
     h = prov["history"]
     assert min(r["valid_loss"] for r in h) < h[0]["valid_loss"] or h[-1]["train_loss"] < h[0]["train_loss"]
     assert prov["trainer"].startswith("chgnet")
