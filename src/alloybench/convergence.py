@@ -13,13 +13,14 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import numpy as np
+from ase import units
 
 from alloybench.jobs import Job, Result
 
 SAMPLE = 3
 ENERGY_MEV = 1.0
 STRESS_GPA = 0.05
-EV_A3_TO_GPA = 160.21766208
+EV_A3_TO_GPA = 1.0 / units.GPa
 
 
 @dataclass
