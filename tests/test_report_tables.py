@@ -1,6 +1,11 @@
 """`alloybench report` on the committed standard results gives the same tables as the code of commit
 ceb5c07 (tests/data/report_standard_ceb5c07.md): every cell compared as text, tolerance 0
-(tools/compare_report_tables.py; new tables and columns are not compared)."""
+(tools/compare_report_tables.py; new tables and columns are not compared).
+
+When a committed store is rerun, regenerate the baseline with that commit's code on the new data:
+``git worktree add /tmp/ceb ceb5c07 && cd /tmp/ceb && PYTHONPATH=src python -m alloybench.cli report
+ROOT/docs/results/standard/*/ --md ROOT/tests/data/report_standard_ceb5c07.md`` (last: SevenNet-0 rerun
+under elastic-2, 2026-12-02)."""
 
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ column header); a leaderboard row (a table whose first column is "model") may ha
 to another section (the report now ranks universal and subsystem models apart), so it is
 found by model name in any leaderboard table.  Cells must be equal as text (the numbers are
 formatted by the same function, so tolerance 0).  Tables and columns that NEW adds are
-not checked.  Exit status 1 and a list of differences when a cell differs or is missing.
+not checked; a trailing "†" (a flagged value, newer reports) is not part of the number.  Exit status 1 and a list of differences when a cell differs or is missing.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def tables(text: str) -> dict[Cell, str]:
                 if n:
                     key = f"{key} #{n + 1}"
                 for h, c in zip(head, cells):
-                    out[(where, key, h)] = c
+                    out[(where, key, h)] = c.removesuffix("†")  # the flag mark newer reports add
                 i += 1
             continue
         i += 1
