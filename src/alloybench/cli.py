@@ -1,4 +1,4 @@
-"""alloybench command line: models | tasks | run | report."""
+"""alloybench command line: models | tasks | run | report | cost | finetune | env | dft."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+from alloybench.cli_dft import dft_app
 from alloybench.cli_env import env_app
 from alloybench.cli_finetune import finetune_cmd
 from alloybench.errors import UserError
@@ -33,6 +34,7 @@ app = _App(add_completion=False, no_args_is_help=False, help=__doc__, pretty_exc
            epilog="Exit status: 0 every Job ok; 1 the run finished but some Jobs failed or are missing "
                   "(report written); 2 a usage error (nothing written); 130 interrupted (resume by running again).")
 app.add_typer(env_app, name="env")
+app.add_typer(dft_app, name="dft")
 app.command("finetune")(finetune_cmd)
 # tables are wide: never squeeze them into 80 columns when the output is not a terminal
 out = Console(width=None if sys.stdout.isatty() else 160)
