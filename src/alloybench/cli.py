@@ -252,6 +252,11 @@ def run_cmd(
         check_covers_reference(resolved.name, chosen, reference)
         directory = check_out_dir(out_dir or Path("alloybench-results") / resolved.name.replace("/", "_"))
         resolved = replace(resolved, elements=chosen)
+        from alloybench.dft.model import check_run
+        from alloybench.tasks.base import Context
+
+        # GPAW: serial only, no Job above its atom limit (refused here, before anything runs)
+        check_run(resolved, selected, Context(reference, tier.value, chosen), engine_name == EngineChoice.batched)
         # the model loads before anything is written: a model that cannot load leaves no store behind
         engine = engine_for(resolved, batched=engine_name == EngineChoice.batched, limits=limits, isolate=isolate,
                             load=True)
