@@ -170,6 +170,9 @@ def run_cmd(
     tier: TierChoice = typer.Option(TierChoice.quick, "--tier", help="quick | standard | full"),
     out_dir: Optional[Path] = typer.Option(None, "--out", "-o", help="output folder (default alloybench-results/MODEL)"),
     elements: Optional[str] = typer.Option(None, "--elements", help="restrict to a subsystem, e.g. Al,Cu"),
+    dataset: Optional[Path] = typer.Option(None, "--dataset", help="score the 'dataset' task on this labelled extxyz "
+                                           "(energy, forces, stress; info 'kind', 'split') instead of the packaged "
+                                           "DFT test split; adds the task when --tasks/--tier leave it out"),
     engine_name: EngineChoice = typer.Option(EngineChoice.serial, "--engine",
                                              help="serial (ASE, one Job at a time) | batched (many Jobs per model call)"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar"),
@@ -203,6 +206,8 @@ def run_cmd(
     Exit status: 0 every Job ok; 1 some Jobs failed or are missing (the report says which);
     2 a usage error (nothing written); 130 interrupted."""
     if models or workers or gpus or scheduler or cluster or cluster_config or dry_run:
+        if dataset is not None:
+            fail("--dataset applies to a single-model run, not to --models/--workers/--gpus/--scheduler/--cluster")
         if job_timeout is not None or isolate or check_convergence:
             # a per-Job alarm reaches only a process's main thread; Dask runs tasks in worker threads
             fail("--job-timeout, --isolate and --check-convergence apply to a single-model run, not to "
@@ -247,6 +252,10 @@ def run_cmd(
         limits = JobLimits.from_env(job_timeout)
         resolved = resolve(spec, weights)
         selected = _select_tasks(tasks, tier.value)
+        if dataset is not None:  # the dataset task on the user's file, read and checked now
+            from alloybench.tasks.dataset import DatasetTask, check_file
+
+            selected = [t for t in selected if t.name != "dataset"] + [DatasetTask(check_file(dataset))]
         chosen = _elements(resolved, elements)
         reference = load_reference()
         check_covers_reference(resolved.name, chosen, reference)
@@ -264,6 +273,8 @@ def run_cmd(
         getattr(engine, "close", lambda: None)()
         fail(str(exc))
     run_info = provenance.run_info(resolved, spec, tier.value, selected, chosen, job_limits=limits.describe())
+    if dataset is not None:
+        run_info["dataset"] = str(dataset.resolve())  # the report rebuilds the task on the same file
     single_threaded_blas()
     t0 = time.perf_counter()
     try:
@@ -425,6 +436,10 @@ def _rebuild(directory: Path) -> dict[str, Any]:
             raise UserError(f"{db}: the last run's record is damaged (no task list or tier); run "
                             f"'alloybench run' on {directory} again")
         tasks = [TASKS[t] for t in info["tasks"] if isinstance(t, str) and t in TASKS]
+        if isinstance(info.get("dataset"), str):  # a run of the dataset task on the user's own file
+            from alloybench.tasks.dataset import DatasetTask, check_file
+
+            tasks = [DatasetTask(check_file(Path(info["dataset"]))) if t.name == "dataset" else t for t in tasks]
         old: dict[str, Any] = {}
         if published.exists():  # the model's metadata as the run wrote it; the store decides the rest
             try:
