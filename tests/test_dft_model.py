@@ -28,6 +28,12 @@ def test_gpaw_models_are_registered_with_their_settings_in_the_id():
     assert g.id.endswith(DEFAULT.digest) and low.id.endswith(LOW.digest) and g.id != low.id
 
 
+def test_a_weights_path_for_gpaw_is_one_clear_error(tmp_path):
+    (tmp_path / "w.bin").write_text("x")
+    with pytest.raises(UserError, match="GPAW takes no weights"):
+        resolve(f"dft:{tmp_path / 'w.bin'}")
+
+
 def _sp(atoms, name="sp") -> Job:
     return Job(task="t", name=name, structure=Structure.from_atoms(atoms), protocol="sp")
 

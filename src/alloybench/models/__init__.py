@@ -440,6 +440,8 @@ def _resolve(text: str, weights: str | Path | None) -> Model:
     head, sep, rest = text.partition(":")
     if sep and head.lower() == "kim":
         return _dispatch("kim", f"OpenKIM model {rest}", text, None, lambda: _with_source(adapters.from_kim(rest), text))
+    if sep and head.lower() == "dft":
+        raise UserError(f"GPAW takes no weights file ({rest[:80]}): use --model gpaw or gpaw-low")
     if sep and head.lower() in FAMILIES and rest:
         path = Path(rest).expanduser()
         if not path.exists():
