@@ -182,3 +182,21 @@ def test_the_packaged_set_loads_with_its_kinds():
     pool, test = load(None)
     assert len(pool) == 51 and len(test) == 21
     assert {f.kind for f in test} == {"phase", "md", "solute"}
+
+
+def test_run_with_a_dataset_file_and_its_rebuilt_report(tmp_path):
+    import json
+
+    path = tiny_set(tmp_path / "set.extxyz")
+    out = tmp_path / "o"
+    r = CliRunner().invoke(app, ["run", "--model", "emt", "--tasks", "bulk", "--elements", "Al", "--dataset", str(path),
+                                 "--out", str(out), "-q"], env={"COLUMNS": "200"})
+    assert r.exit_code == 0, r.output
+    doc = json.loads((out / "results.json").read_text())
+    assert doc["run"]["dataset"] == str(path.resolve()) and "dataset" in doc["run"]["tasks"]
+    # --elements Al: only the pure-Al frames (t0 of kind a): 10 meV/atom by construction
+    mae = {(m["item"], m["name"]): m["value"] for m in doc["metrics"] if m["task"] == "dataset"}
+    assert mae["a", "energy_mae"] == pytest.approx(10.0, rel=1e-6)
+    assert "dataset" in doc["score"]["categories"]
+    rep = CliRunner().invoke(app, ["report", str(out)], env={"COLUMNS": "200"})
+    assert rep.exit_code == 0 and "energy_mae" in rep.stdout and "10.000" in rep.stdout
