@@ -1,4 +1,4 @@
-"""alloybench command line: models | tasks | run | report."""
+"""alloybench command line: models | tasks | run | report | cost | finetune | env | dft."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+from alloybench.cli_dft import dft_app
 from alloybench.cli_env import env_app
 from alloybench.cli_finetune import finetune_cmd
 from alloybench.errors import UserError
@@ -33,6 +34,7 @@ app = _App(add_completion=False, no_args_is_help=False, help=__doc__, pretty_exc
            epilog="Exit status: 0 every Job ok; 1 the run finished but some Jobs failed or are missing "
                   "(report written); 2 a usage error (nothing written); 130 interrupted (resume by running again).")
 app.add_typer(env_app, name="env")
+app.add_typer(dft_app, name="dft")
 app.command("finetune")(finetune_cmd)
 # tables are wide: never squeeze them into 80 columns when the output is not a terminal
 out = Console(width=None if sys.stdout.isatty() else 160)
@@ -168,6 +170,9 @@ def run_cmd(
     tier: TierChoice = typer.Option(TierChoice.quick, "--tier", help="quick | standard | full"),
     out_dir: Optional[Path] = typer.Option(None, "--out", "-o", help="output folder (default alloybench-results/MODEL)"),
     elements: Optional[str] = typer.Option(None, "--elements", help="restrict to a subsystem, e.g. Al,Cu"),
+    dataset: Optional[Path] = typer.Option(None, "--dataset", help="score the 'dataset' task on this labelled extxyz "
+                                           "(energy, forces, stress; info 'kind', 'split') instead of the packaged "
+                                           "DFT test split; adds the task when --tasks/--tier leave it out"),
     engine_name: EngineChoice = typer.Option(EngineChoice.serial, "--engine",
                                              help="serial (ASE, one Job at a time) | batched (many Jobs per model call)"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar"),
@@ -201,6 +206,8 @@ def run_cmd(
     Exit status: 0 every Job ok; 1 some Jobs failed or are missing (the report says which);
     2 a usage error (nothing written); 130 interrupted."""
     if models or workers or gpus or scheduler or cluster or cluster_config or dry_run:
+        if dataset is not None:
+            fail("--dataset applies to a single-model run, not to --models/--workers/--gpus/--scheduler/--cluster")
         if job_timeout is not None or isolate or check_convergence:
             # a per-Job alarm reaches only a process's main thread; Dask runs tasks in worker threads
             fail("--job-timeout, --isolate and --check-convergence apply to a single-model run, not to "
@@ -245,11 +252,20 @@ def run_cmd(
         limits = JobLimits.from_env(job_timeout)
         resolved = resolve(spec, weights)
         selected = _select_tasks(tasks, tier.value)
+        if dataset is not None:  # the dataset task on the user's file, read and checked now
+            from alloybench.tasks.dataset import DatasetTask, check_file
+
+            selected = [t for t in selected if t.name != "dataset"] + [DatasetTask(check_file(dataset))]
         chosen = _elements(resolved, elements)
         reference = load_reference()
         check_covers_reference(resolved.name, chosen, reference)
         directory = check_out_dir(out_dir or Path("alloybench-results") / resolved.name.replace("/", "_"))
         resolved = replace(resolved, elements=chosen)
+        from alloybench.dft.model import check_run
+        from alloybench.tasks.base import Context
+
+        # GPAW: serial only, no Job above its atom limit (refused here, before anything runs)
+        check_run(resolved, selected, Context(reference, tier.value, chosen), engine_name == EngineChoice.batched)
         # the model loads before anything is written: a model that cannot load leaves no store behind
         engine = engine_for(resolved, batched=engine_name == EngineChoice.batched, limits=limits, isolate=isolate,
                             load=True)
@@ -257,6 +273,8 @@ def run_cmd(
         getattr(engine, "close", lambda: None)()
         fail(str(exc))
     run_info = provenance.run_info(resolved, spec, tier.value, selected, chosen, job_limits=limits.describe())
+    if dataset is not None:
+        run_info["dataset"] = str(dataset.resolve())  # the report rebuilds the task on the same file
     single_threaded_blas()
     t0 = time.perf_counter()
     try:
@@ -418,6 +436,10 @@ def _rebuild(directory: Path) -> dict[str, Any]:
             raise UserError(f"{db}: the last run's record is damaged (no task list or tier); run "
                             f"'alloybench run' on {directory} again")
         tasks = [TASKS[t] for t in info["tasks"] if isinstance(t, str) and t in TASKS]
+        if isinstance(info.get("dataset"), str):  # a run of the dataset task on the user's own file
+            from alloybench.tasks.dataset import DatasetTask, check_file
+
+            tasks = [DatasetTask(check_file(Path(info["dataset"]))) if t.name == "dataset" else t for t in tasks]
         old: dict[str, Any] = {}
         if published.exists():  # the model's metadata as the run wrote it; the store decides the rest
             try:

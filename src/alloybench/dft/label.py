@@ -108,7 +108,7 @@ def write_labelled(path: Path, items: Iterable[tuple[Atoms, Job, Result]], setti
     mid = model_id(settings)
     frames = [labelled_atoms(a, j, r, settings, mid) for a, j, r in items if r.ok]
     path = Path(path)
-    tmp = path.with_name(path.name + ".part.extxyz")
+    tmp = path.with_name(".part." + path.name)  # same suffix: a .gz output is written compressed
     write(tmp, frames, format="extxyz")
     os.replace(tmp, path)
     return len(frames)

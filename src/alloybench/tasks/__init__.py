@@ -5,6 +5,7 @@ from __future__ import annotations
 from alloybench.tasks.base import TIERS, Context, Metric, Task, Tier
 from alloybench.tasks.antisites import AntisiteTask
 from alloybench.tasks.bulk import BulkTask
+from alloybench.tasks.dataset import DatasetTask
 from alloybench.tasks.elastic import ElasticTask
 from alloybench.tasks.interfaces import InterfaceTask
 from alloybench.tasks.misfit import MisfitVolumeTask
@@ -18,7 +19,7 @@ from alloybench.tasks.solution import SolutionEnergyTask
 
 _TASKS: list[Task] = [BulkTask(), ElasticTask(), SolutionEnergyTask(), SurfaceTask(), StackingFaultTask(),
                      SoluteBindingTask(), MisfitVolumeTask(), SoluteFaultTask(),
-                     PrecipitateGSFTask(), AntisiteTask(), InterfaceTask(), VacancyTask(), CohesiveTask()]
+                     PrecipitateGSFTask(), AntisiteTask(), InterfaceTask(), VacancyTask(), CohesiveTask(), DatasetTask()]
 TASKS: dict[str, Task] = {t.name: t for t in _TASKS}
 
 
