@@ -16,6 +16,8 @@ fi
 .venv/bin/pip install -q --disable-pip-version-check torch==2.13.0
 # ace: python-ace, one wheel with no new dependencies (ACE tests in tests/test_families.py run here)
 .venv/bin/pip install -q --disable-pip-version-check -e '.[sevenn,chgnet,ace,dask,test,report]'
+# GPAW (the [dft] extra) for the DFT tests: Debian's libxc/FFTW/OpenBLAS and a siteconfig build (~3-5 min once)
+.venv/bin/python -c "import gpaw, gpaw_data" >/dev/null 2>&1 || bash scripts/install-dft.sh
 # pytest exits 5 when it collected no test: that is a failure here like any non-zero status.
 .venv/bin/python -m pytest -m "not slow" -p no:cacheprovider "$@"
 # LAMMPS (EAM, ADP, MEAM) runs in its own environment: build it once and run its tests there.
