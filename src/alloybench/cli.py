@@ -327,12 +327,5 @@ def _rebuild(directory: Path) -> dict[str, Any]:
                             timing, cost, missing=outcome.missing, run_status=status, flagged=outcome.flagged)
 
 
-def main() -> None:
-    try:
-        app()
-    except UserError as exc:
-        fail(str(exc))
-
-
 if __name__ == "__main__":
-    main()
+    app()  # _App turns an escaping UserError into one line and exit 2

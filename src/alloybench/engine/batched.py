@@ -4,7 +4,8 @@ How it works
 ------------
 Every Job runs in its own worker thread through the *same* code as the serial
 engine (:func:`alloybench.engine.serial.run_job`: ASE FIRE/BFGS,
-FrechetCellFilter with the Job's cell mask, FixAtoms, FixCartesian, the same
+the same cell filter for the Job's cell mask (FrechetCellFilter, UnitCellFilter for a
+partial mask), FixAtoms, FixCartesian, the same
 convergence test and failure checks).  The worker's calculator does not
 compute: it hands its structure to a broker and waits.  Once every live worker
 is waiting (or finished), the broker evaluates all waiting structures in one
