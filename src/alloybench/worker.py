@@ -23,7 +23,7 @@ from typing import Any
 
 from alloybench.jobs import Job, Relax, Structure
 # the description protocol lives with the models (the parent builds Models from it)
-from alloybench.models.remote import (PROTOCOL, base_command, describe, describe_command,  # noqa: F401
+from alloybench.models.remote import (PROTOCOL, base_command, describe, describe_command,
                                      model_from_description)
 
 
@@ -148,4 +148,4 @@ if __name__ == "__main__":
     sys.exit(main())
 
 
-__all__ = ["describe", "job_from_dict", "job_to_dict", "model_from_description"]
+__all__ = ["base_command", "describe", "describe_command", "job_from_dict", "job_to_dict", "model_from_description"]
