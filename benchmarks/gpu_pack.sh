@@ -53,7 +53,7 @@ unpack "$B" "$work"/whl/*.whl
 python3 - "$B/deepmd/pt/cxx_op.py" <<'EOF'
 import sys
 sys.path.insert(0, "src")
-from alloybench.envs import CXX_OP_STUB
+from alloybench.models.families.deepmd import CXX_OP_STUB
 open(sys.argv[1], "w").write(CXX_OP_STUB)
 EOF
 rm -rf "$B"/deepmd/lib/*.so "$B"/deepmd/lib/dp_ipi "$B"/deepmd/tf "$B"/deepmd/jax "$B"/deepmd/pd "$B"/deepmd_kit.libs

@@ -179,7 +179,7 @@ def test_cpu_budget_shrinks_when_a_later_call_takes_more(monkeypatch, cu_first):
 ])
 def test_deepmd_size_groups_follow_the_device(device, groups):
     """DeePMD's padding policy (no deepmd needed: the grouping is plain Python)."""
-    from alloybench.engine.batched import DeepMDBackend, _padding_policy
+    from alloybench.engine.backends import DeepMDBackend, _padding_policy
 
     backend = DeepMDBackend.__new__(DeepMDBackend)
     backend.mixed_types = True
@@ -196,7 +196,7 @@ def test_deepmd_size_groups_follow_the_device(device, groups):
 def test_deepmd_padding_stays_small_in_total():
     """Padding by atoms is for small calls: one 100-atom frame with 250 tiny ones must not
     become one call of 25,100 atoms (a card pays ~0.2 ms per atom past ~1000)."""
-    from alloybench.engine.batched import DeepMDBackend, _padding_policy
+    from alloybench.engine.backends import DeepMDBackend, _padding_policy
 
     backend = DeepMDBackend.__new__(DeepMDBackend)
     backend.mixed_types = True

@@ -100,3 +100,15 @@ def test_run_gpaw_low_relaxes_fcc_al_near_the_reference(tmp_path):
     doc = json.loads((tmp_path / "o" / "results.json").read_text())
     vol = next(m for m in doc["metrics"] if m["item"] == "Al" and m["name"] == "volume_per_atom")
     assert vol["status"] == "ok" and abs(vol["value"] / vol["reference"] - 1) < 0.03  # LOW: 250 eV, k-density 8
+
+
+def test_registry_versions_name_the_settings_they_run():
+    """registry.yaml is data: its gpaw versions must follow the DFTSettings digests (and gpaw's version)."""
+    from alloybench.dft.model import version
+    from alloybench.dft.settings import DEFAULT, LOW
+    from alloybench.models import REGISTRY
+
+    for name, settings in (("gpaw", DEFAULT), ("gpaw-low", LOW)):
+        gpaw_version, digest = REGISTRY[name].version.rsplit("-", 1)
+        assert digest == settings.digest, (name, REGISTRY[name].version, settings.digest)
+        assert version() in ("none", gpaw_version)

@@ -8,3 +8,15 @@ import os as _os
 _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 __version__ = "0.1.0"
+
+__all__ = ["benchmark", "load_results"]
+
+
+def __getattr__(name: str):
+    """``alloybench.benchmark`` and ``alloybench.load_results`` (see alloybench.api), imported on
+    first use so that ``import alloybench`` stays light."""
+    if name in __all__:
+        from alloybench import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'alloybench' has no attribute '{name}'")

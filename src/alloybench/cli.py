@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-import os
 import sys
-import time
 from enum import Enum
 from pathlib import Path
 from typing import Any, Optional
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+from alloybench.cli_common import err, fail, one_line, out
 from alloybench.cli_dft import dft_app
 from alloybench.cli_env import env_app
 from alloybench.cli_finetune import finetune_cmd
 from alloybench.errors import UserError
+from alloybench.selection import chosen_elements, select_tasks
+
 
 class _App(typer.Typer):
     """A UserError that escapes a command is still one line and exit 2."""
@@ -36,9 +36,6 @@ app = _App(add_completion=False, no_args_is_help=False, help=__doc__, pretty_exc
 app.add_typer(env_app, name="env")
 app.add_typer(dft_app, name="dft")
 app.command("finetune")(finetune_cmd)
-# tables are wide: never squeeze them into 80 columns when the output is not a terminal
-out = Console(width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True)
 
 
 class EngineChoice(str, Enum):
@@ -50,18 +47,6 @@ class TierChoice(str, Enum):
     quick = "quick"
     standard = "standard"
     full = "full"
-
-
-def one_line(message: object) -> str:
-    """The message with anything that would break it over lines (newlines, control and
-    separator characters from the user's input) shown escaped."""
-    return "".join(ch if ch.isprintable() or ch == " " else ascii(ch)[1:-1] for ch in str(message))
-
-
-def fail(message: str) -> None:
-    """A user's mistake: one line, exit status 2."""
-    err.print(f"alloybench: error: {one_line(message)}", highlight=False, markup=False, soft_wrap=True)
-    raise typer.Exit(2)
 
 
 @app.command("models")
@@ -99,34 +84,9 @@ def tasks_cmd() -> None:
     out.print(table)
 
 
-def _select_tasks(names: Optional[list[str]], tier: str):
-    from alloybench.tasks import TASKS, tasks_for_tier
-    from alloybench.validate import split_list
-
-    wanted = split_list(names, "--tasks")
-    if wanted is None:
-        return tasks_for_tier(tier)
-    unknown = [n for n in wanted if n not in TASKS]
-    if unknown:
-        raise UserError(f"unknown task '{unknown[0]}' (known: {', '.join(TASKS)})")
-    return [TASKS[n] for n in wanted]
-
-
-def _elements(model, selection: Optional[str]) -> frozenset[str] | None:
-    from ase.data import chemical_symbols
-
-    from alloybench.validate import split_list
-
-    if selection is None:
-        return model.elements
-    chosen = set(split_list([selection], "--elements") or [])
-    bad = sorted(chosen - set(chemical_symbols[1:]))
-    if bad:
-        raise UserError(f"not a chemical element: {bad[0]}")
-    if model.elements is not None and not chosen <= model.elements:
-        lacking = sorted(chosen - model.elements)
-        raise UserError(f"model '{model.name}' does not cover element(s) {', '.join(lacking)}")
-    return frozenset(chosen)
+# kept for callers of the old private names
+_select_tasks = select_tasks
+_elements = chosen_elements
 
 
 class _Bar:
@@ -170,9 +130,6 @@ def run_cmd(
     tier: TierChoice = typer.Option(TierChoice.quick, "--tier", help="quick | standard | full"),
     out_dir: Optional[Path] = typer.Option(None, "--out", "-o", help="output folder (default alloybench-results/MODEL)"),
     elements: Optional[str] = typer.Option(None, "--elements", help="restrict to a subsystem, e.g. Al,Cu"),
-    dataset: Optional[Path] = typer.Option(None, "--dataset", help="score the 'dataset' task on this labelled extxyz "
-                                           "(energy, forces, stress; info 'kind', 'split') instead of the packaged "
-                                           "DFT test split; adds the task when --tasks/--tier leave it out"),
     engine_name: EngineChoice = typer.Option(EngineChoice.serial, "--engine",
                                              help="serial (ASE, one Job at a time) | batched (many Jobs per model call)"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar"),
@@ -188,6 +145,9 @@ def run_cmd(
     check_convergence: bool = typer.Option(False, "--check-convergence",
                                            help="recompute a sample of each task's relaxations with fmax halved and "
                                                 "report the change (OUT/convergence.json)"),
+    dataset: Optional[Path] = typer.Option(None, "--dataset", help="score the 'dataset' task on this labelled extxyz "
+                                           "(energy, forces, stress; info 'kind', 'split') instead of the packaged "
+                                           "DFT test split; adds the task when --tasks/--tier leave it out"),
     models: Optional[list[str]] = typer.Option(None, "--models",
                                                help="several models, comma-separated: each to OUT/NAME (Dask options "
                                                     "spread them over workers; without, one after another)"),
@@ -206,12 +166,12 @@ def run_cmd(
     Exit status: 0 every Job ok; 1 some Jobs failed or are missing (the report says which);
     2 a usage error (nothing written); 130 interrupted."""
     if models or workers or gpus or scheduler or cluster or cluster_config or dry_run:
-        if dataset is not None:
-            fail("--dataset applies to a single-model run, not to --models/--workers/--gpus/--scheduler/--cluster")
         if job_timeout is not None or isolate or check_convergence:
             # a per-Job alarm reaches only a process's main thread; Dask runs tasks in worker threads
             fail("--job-timeout, --isolate and --check-convergence apply to a single-model run, not to "
                  "--models/--workers/--gpus/--scheduler/--cluster: leave them out there")
+        if dataset is not None:
+            fail("--dataset applies to a single-model run, not to --models/--workers/--gpus/--scheduler/--cluster")
         from alloybench.engine.dask_cluster import SchedulerOptions
         from alloybench.engine.dask_run import run_command, split_models
 
@@ -228,123 +188,40 @@ def run_cmd(
         except UserError as exc:
             fail(str(exc))
         raise typer.Exit(code)
-    from alloybench import provenance
-    from alloybench.engine.limits import JobLimits
-    from alloybench.engine.serial import single_threaded_blas
-    from alloybench.engine.subprocess import engine_for
-    from alloybench.provenance import check_covers_reference
-    from alloybench.models import DEFAULT_MODEL, resolve
-    from alloybench.models.trust import TRUST_ENV
-    from alloybench.reference import load_reference
-    from alloybench.report import write_atomic, write_results
-    from alloybench.runner import run_tasks
-    from alloybench.store import Store
-    from alloybench.validate import check_model_text, check_out_dir
-    from dataclasses import replace
 
-    if trust_checkpoint:
-        os.environ[TRUST_ENV] = "1"  # workers inherit it
-    engine = None
+    from alloybench.api import RunInterrupted, benchmark
+
+    def cost_note() -> None:
+        if not quiet:
+            err.print("measuring cost (time per atom per call, MD steps/s, memory)...")
+
     try:
-        spec = DEFAULT_MODEL if model is None else check_model_text(model)
-        if out_dir is not None:
-            check_out_dir(out_dir)
-        limits = JobLimits.from_env(job_timeout)
-        resolved = resolve(spec, weights)
-        selected = _select_tasks(tasks, tier.value)
-        if dataset is not None:  # the dataset task on the user's file, read and checked now
-            from alloybench.tasks.dataset import DatasetTask, check_file
-
-            selected = [t for t in selected if t.name != "dataset"] + [DatasetTask(check_file(dataset))]
-        chosen = _elements(resolved, elements)
-        reference = load_reference()
-        check_covers_reference(resolved.name, chosen, reference)
-        directory = check_out_dir(out_dir or Path("alloybench-results") / resolved.name.replace("/", "_"))
-        resolved = replace(resolved, elements=chosen)
-        from alloybench.dft.model import check_run
-        from alloybench.tasks.base import Context
-
-        # GPAW: serial only, no Job above its atom limit (refused here, before anything runs)
-        check_run(resolved, selected, Context(reference, tier.value, chosen), engine_name == EngineChoice.batched)
-        # the model loads before anything is written: a model that cannot load leaves no store behind
-        engine = engine_for(resolved, batched=engine_name == EngineChoice.batched, limits=limits, isolate=isolate,
-                            load=True)
-    except UserError as exc:
-        getattr(engine, "close", lambda: None)()
-        fail(str(exc))
-    run_info = provenance.run_info(resolved, spec, tier.value, selected, chosen, job_limits=limits.describe())
-    if dataset is not None:
-        run_info["dataset"] = str(dataset.resolve())  # the report rebuilds the task on the same file
-    single_threaded_blas()
-    t0 = time.perf_counter()
-    try:
-        store = Store(directory / "results.sqlite")
-    except UserError as exc:
-        engine.close()
-        fail(str(exc))
-    with store:
-        run_id = store.start_run(resolved.id, run_info)
-        run_info["engine"] = engine.name
-        try:
-            with _Bar(quiet) as bar:
-                outcome = run_tasks(resolved, selected, tier.value, reference, store, engine, progress=bar)
-            if check_convergence:
-                from alloybench.convergence import check_convergence as _check
-
-                checks = _check(outcome.jobs, outcome.raw, engine)
-        except KeyboardInterrupt:
-            store.finish_run(run_id, run_info, status="interrupted")
-            err.print(f"interrupted: {store.count(resolved.id)} results are stored in {directory}; run again to resume")
-            raise typer.Exit(130)
-        except UserError as exc:
-            store.finish_run(run_id, run_info, status="interrupted")
-            fail(str(exc))
-        finally:
-            engine.close()  # stops a worker process
-        wall = time.perf_counter() - t0
-        from alloybench.models.adapters import device
-
-        timing = {"wall_seconds": wall, "computed": outcome.computed, "reused": outcome.reused,
-                  "device": device() if resolved.family not in ("classical", "eam", "ace", "lammps", "kim") else "cpu",
-                  "per_task": store.time_by_task(resolved.id)}
-        run_info["timing"] = timing
-        store.finish_run(run_id, run_info)
-        if tier == TierChoice.full:  # the full tier also measures what the model costs per call
-            from alloybench.cost import measure_cost
-
-            if not quiet:
-                err.print("measuring cost (time per atom per call, MD steps/s, memory)...")
-            store.put_cost(resolved.id, measure_cost(resolved))
-        cost = store.latest_cost(resolved.id)
-    import json
-
-    if tier == TierChoice.full:
-        try:
-            write_atomic(directory / "cost.json", json.dumps(cost, indent=1))
-        except UserError as exc:
-            fail(str(exc))
-    try:
-        doc = write_results(directory, resolved, run_info, outcome, timing, cost)
+        with _Bar(quiet) as bar:
+            results = benchmark(model, tier=tier.value, tasks=tasks, out=out_dir, engine=engine_name.value,
+                                weights=weights, elements=elements, job_timeout=job_timeout, isolate=isolate,
+                                trust_checkpoint=trust_checkpoint, check_convergence=check_convergence,
+                                dataset=dataset, progress=bar, on_cost=cost_note)
+    except RunInterrupted as exc:
+        err.print(str(exc))
+        raise typer.Exit(130)
     except UserError as exc:
         fail(str(exc))
-    if check_convergence:
-        from dataclasses import asdict
-
-        write_atomic(directory / "convergence.json", json.dumps([asdict(c) for c in checks], indent=1))
-        for c in checks:
-            de = "–" if c.energy_change_meV is None else f"{c.energy_change_meV:+.3f} meV"
-            ds = "–" if c.stress_change_GPa is None else f"{c.stress_change_GPa:.3f} GPa"
-            verdict = "converged" if c.converged else "NOT CONVERGED"
-            out.print(f"{c.task}:{c.name} fmax {c.fmax:g} -> {c.fmax / 2:g}: dE {de}, dstress {ds}: {verdict} "
-                      f"{c.note}", highlight=False, markup=False)
-    s = doc["score"]
+    directory = results.directory
+    for c in results.convergence or []:
+        de = "–" if c.energy_change_meV is None else f"{c.energy_change_meV:+.3f} meV"
+        ds = "–" if c.stress_change_GPa is None else f"{c.stress_change_GPa:.3f} GPa"
+        verdict = "converged" if c.converged else "NOT CONVERGED"
+        out.print(f"{c.task}:{c.name} fmax {c.fmax:g} -> {c.fmax / 2:g}: dE {de}, dstress {ds}: {verdict} "
+                  f"{c.note}", highlight=False, markup=False)
+    s = results.score
+    name = results.model.get("name", "")
     if not quiet:
-        out.print(f"[bold]{resolved.name}[/]: overall score {s['overall']:.3f}" if s["overall"] is not None
-                  else f"[bold]{resolved.name}[/]: no scored metric")
-        out.print(f"{outcome.computed} Jobs computed, {outcome.reused} reused, {s['n_failed']} failed metrics, "
-                  f"{wall:.1f} s; report: {directory / 'report.md'}")
-    if outcome.failures or outcome.missing:  # finished, but not a clean run: scripts and CI can tell
-        err.print(f"{len(outcome.failures)} Jobs failed, {len(outcome.missing)} missing (see {directory / 'report.md'})"
+        out.print(f"[bold]{name}[/]: overall score {s['overall']:.3f}" if s["overall"] is not None
+                  else f"[bold]{name}[/]: no scored metric")
+        out.print(f"{results.computed} Jobs computed, {results.reused} reused, {s['n_failed']} failed metrics, "
+                  f"{results.wall_seconds:.1f} s; report: {directory / 'report.md'}")
+    if not results.clean:  # finished, but not a clean run: scripts and CI can tell
+        err.print(f"{len(results.failures)} Jobs failed, {len(results.missing)} missing (see {directory / 'report.md'})"
                   f": exit status 1", highlight=False, markup=False)
         raise typer.Exit(1)
 
@@ -461,12 +338,5 @@ def _rebuild(directory: Path) -> dict[str, Any]:
                             timing, cost, missing=outcome.missing, run_status=status, flagged=outcome.flagged)
 
 
-def main() -> None:
-    try:
-        app()
-    except UserError as exc:
-        fail(str(exc))
-
-
 if __name__ == "__main__":
-    main()
+    app()  # _App turns an escaping UserError into one line and exit 2

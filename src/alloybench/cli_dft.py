@@ -38,7 +38,7 @@ def settings_for(choice: str):
 
 
 def _fail(message: str) -> None:
-    from alloybench.cli import fail
+    from alloybench.cli_common import fail
 
     fail(message)
 

@@ -61,7 +61,8 @@ def finetune_cmd(
     """Fine-tune MODEL on N structures of the pool (stratified by kind, per seed), with its family's
     own trainer; save each as a model folder (alloybench run --model OUT/ft-N-SEED), run the suite and
     the test errors on it, train the from-scratch twin, and write OUT/learning_curve.json/.md/.png."""
-    from alloybench.cli import _select_tasks, fail
+    from alloybench.cli_common import fail
+    from alloybench.selection import select_tasks
     from alloybench.finetune import checkpoint as ck, curve
     from alloybench.finetune.sweep import Sweep, device_name, plan
     from alloybench.report.files import write_atomic
@@ -77,7 +78,7 @@ def finetune_cmd(
             raise UserError(f"--modes: unknown mode '{bad[0] if bad else modes}' (finetune, scratch)")
         if seeds < 1:
             raise UserError("--seeds must be >= 1")
-        selected = _select_tasks(tasks, tier)
+        selected = select_tasks(tasks, tier)
         overrides = {"lr": lr, "max_epochs": epochs, "patience_epochs": patience, "batch_size": batch_size}
         sw = Sweep(model, data, out_dir, tier, selected, test_path=test, engine=engine, overrides=overrides,
                    quiet=quiet, console=_err)

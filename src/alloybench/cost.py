@@ -18,7 +18,6 @@ import os
 import platform
 import statistics
 import time
-from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -91,31 +90,10 @@ def rss_now_mib() -> float | None:
     return rss / 2**20
 
 
-@contextmanager
-def _device_env(device: str | None):
-    """Loaders read ALLOYBENCH_DEVICE; set it while the calculator is made."""
-    if device is None:
-        yield
-        return
-    old = os.environ.get("ALLOYBENCH_DEVICE")
-    os.environ["ALLOYBENCH_DEVICE"] = device
-    try:
-        yield
-    finally:
-        if old is None:
-            os.environ.pop("ALLOYBENCH_DEVICE", None)
-        else:
-            os.environ["ALLOYBENCH_DEVICE"] = old
-
-
 def _resolved_device(model, device: str | None) -> str:
-    if model.family in ("classical", "eam", "ace"):  # CPU-only codes
-        return "cpu"
-    if device:
-        return device
-    from alloybench.models.adapters import device as default_device
+    from alloybench.models.families import device_for
 
-    return default_device()
+    return device_for(model.family, device)  # a CPU-only family's codes compute on the CPU
 
 
 def time_calls(calc, atoms: Atoms, repeats: int, warmup: int, device: str = "cpu") -> list[float]:
@@ -198,8 +176,7 @@ def measure_cost(model, sizes: list[int] | tuple[int, ...] | None = None, repeat
 
     say("loading model")
     t0 = time.perf_counter()
-    with _device_env(device):
-        calc = model.make_calculator()
+    calc = model.calculator(device)
     load_seconds = time.perf_counter() - t0
 
     rows: list[dict[str, Any]] = []

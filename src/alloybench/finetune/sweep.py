@@ -88,7 +88,7 @@ def plan(sizes: list[int], seeds: list[int], modes: list[str], scratch_sizes: li
 
 
 def device_name() -> str:
-    from alloybench.models.adapters import device
+    from alloybench.models.families.base import default_device as device
 
     d = device()
     if d.startswith("cuda"):
@@ -298,6 +298,6 @@ def stored_runner(model, engine, store):
 
 
 def _train_device() -> str:
-    from alloybench.models.adapters import device
+    from alloybench.models.families.base import default_device as device
 
     return "cuda" if device().startswith("cuda") else "cpu"

@@ -91,7 +91,7 @@ def normalise(doc: dict[str, Any], base: Path, where: str) -> dict[str, Any]:
 
 def spec_for_file(path: Path) -> dict[str, Any]:
     """``lammps:FILE`` for an EAM/ADP file: the pair_style from the suffix, the elements from the header."""
-    from alloybench.models.adapters import eam_elements
+    from alloybench.models.families.eam import eam_elements
 
     name = path.name.lower()
     for suffix, style in ((".eam.alloy", "eam/alloy"), (".setfl", "eam/alloy"), (".alloy", "eam/alloy"),

@@ -37,7 +37,6 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -323,15 +322,6 @@ class Store:
             return Result.from_dict(json.loads(rows[0][0]))
         except (ValueError, TypeError, KeyError) as exc:
             raise self._damaged(f"unreadable result row for {job.task}:{job.name}: {exc}") from None
-
-    def get_many(self, model_id: str, jobs: Iterable[Job]) -> dict[str, Result]:
-        """job digest -> Result for the stored ones."""
-        out: dict[str, Result] = {}
-        for job in jobs:
-            r = self.get(model_id, job)
-            if r is not None:
-                out[job.digest] = r
-        return out
 
     def put(self, model_id: str, job: Job, result: Result) -> None:
         """One transaction per result: atomic, resumable."""

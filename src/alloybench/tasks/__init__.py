@@ -23,14 +23,10 @@ _TASKS: list[Task] = [BulkTask(), ElasticTask(), SolutionEnergyTask(), SurfaceTa
 TASKS: dict[str, Task] = {t.name: t for t in _TASKS}
 
 
-def register(task: Task) -> None:
-    TASKS[task.name] = task
-
-
 def tasks_for_tier(tier: Tier) -> list[Task]:
     """Every task whose cheapest tier is at or below ``tier``."""
     rank = TIERS.index(tier)
     return [t for t in TASKS.values() if TIERS.index(t.tier) <= rank]
 
 
-__all__ = ["TASKS", "TIERS", "Context", "Metric", "Task", "Tier", "register", "tasks_for_tier"]
+__all__ = ["TASKS", "TIERS", "Context", "Metric", "Task", "Tier", "tasks_for_tier"]

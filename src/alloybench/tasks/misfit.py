@@ -10,7 +10,7 @@ does not compute misfit volumes; the two reference families are read as:
   number of lattice sites in both (for the vacancy: N - 1 atoms against N, so
   dV is the vacancy's relaxation volume, negative).  Cell relaxed
   hydrostatically (xx, yy, zz; the cubic cell keeps its shape) to a cell
-  force of 1e-4 eV/Å (FrechetCellFilter: that is a residual stress below
+  force of 1e-4 eV/Å (UnitCellFilter with that mask: that is a residual stress below
   ~6e-6 eV/Å^3, ~0.05 Å^3 in dV for 256 sites); the pure cell goes through
   the same protocol so residual errors of the bulk relaxation cancel.
 * ``PressureMisfitVol``: ``dV = V (p[X] - p[pure]) / B`` with the pressure

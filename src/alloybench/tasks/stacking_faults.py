@@ -13,7 +13,7 @@ stacking fault (ABC|BCA: C is followed by B), x = 0.5 the bridge position.
 
 Relaxation.  Atoms move only along z (Relax.free_directions = (F, F, T)); the
 in-plane cell and the tilt stay fixed; the cell height relaxes (zz strain
-only, FrechetCellFilter), as in the ml-peg port of the reference (the DFT
+only: UnitCellFilter with that mask), as in the ml-peg port of the reference (the DFT
 kept a 15-layer cell fixed, docs/protocols.md).  With the height also fixed
 the fault's excess volume is squeezed back elastically at a cost that decays
 only as 1/n (EMT Al, x = 1: -3.5, -5.7, -7.7, -8.7 mJ/m^2 at 9, 12, 18, 24
