@@ -182,7 +182,8 @@ def run_cmd(
                                                "from outside the installed packages and $ALLOYBENCH_WEIGHTS"),
     check_convergence: bool = typer.Option(False, "--check-convergence",
                                            help="recompute a sample of each task's relaxations with fmax halved and "
-                                                "report the change (OUT/convergence.json)"),
+                                                "report the change per Job and per metric (OUT/convergence.json, "
+                                                "OUT/convergence_metrics.json)"),
     models: Optional[list[str]] = typer.Option(None, "--models",
                                                help="several models, comma-separated: each to OUT/NAME (Dask options "
                                                     "spread them over workers; without, one after another)"),
@@ -271,9 +272,11 @@ def run_cmd(
             with _Bar(quiet) as bar:
                 outcome = run_tasks(resolved, selected, tier.value, reference, store, engine, progress=bar)
             if check_convergence:
-                from alloybench.convergence import check_convergence as _check
+                from alloybench.convergence import check_run
+                from alloybench.tasks.base import Context
 
-                checks = _check(outcome.jobs, outcome.raw, engine)
+                checks = check_run(outcome.jobs, outcome.raw, engine, selected,
+                                   Context(reference, tier.value, resolved.elements), outcome.views)
         except KeyboardInterrupt:
             store.finish_run(run_id, run_info, status="interrupted")
             err.print(f"interrupted: {store.count(resolved.id)} results are stored in {directory}; run again to resume")
@@ -312,13 +315,22 @@ def run_cmd(
     if check_convergence:
         from dataclasses import asdict
 
-        write_atomic(directory / "convergence.json", json.dumps([asdict(c) for c in checks], indent=1))
-        for c in checks:
+        write_atomic(directory / "convergence.json", json.dumps([asdict(c) for c in checks.jobs], indent=1))
+        write_atomic(directory / "convergence_metrics.json", json.dumps([asdict(c) for c in checks.metrics], indent=1))
+        for c in checks.jobs:
             de = "–" if c.energy_change_meV is None else f"{c.energy_change_meV:+.3f} meV"
             ds = "–" if c.stress_change_GPa is None else f"{c.stress_change_GPa:.3f} GPa"
             verdict = "converged" if c.converged else "NOT CONVERGED"
             out.print(f"{c.task}:{c.name} fmax {c.fmax:g} -> {c.fmax / 2:g}: dE {de}, dstress {ds}: {verdict} "
                       f"{c.note}", highlight=False, markup=False)
+        for m in checks.metrics:
+            where = f"{m.task}/{m.item}/{m.name}" + (f" (x {m.x:g})" if m.x is not None else "")
+            if m.change is None:
+                out.print(f"metric {where}: {m.note}: NOT CONVERGED", highlight=False, markup=False)
+                continue
+            verdict = "converged" if m.converged else "NOT CONVERGED"
+            out.print(f"metric {where}: {m.value:.6g} -> {m.tightened:.6g} {m.unit} (change {m.change:+.3g}, "
+                      f"tolerance {m.tolerance:.3g}): {verdict}", highlight=False, markup=False)
     s = doc["score"]
     if not quiet:
         out.print(f"[bold]{resolved.name}[/]: overall score {s['overall']:.3f}" if s["overall"] is not None
