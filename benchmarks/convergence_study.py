@@ -2,7 +2,8 @@
 section 14.5.
 
     PYTHONPATH=src python benchmarks/convergence_study.py --model emt [--tasks bulk,surfaces] \
-        [--phases Al,Cu] [--json OUT.json]
+        [--phases Al,Cu] [--surface-tier quick] [--seed-store docs/results/quick/MODEL/results.sqlite] \
+        [--json OUT.json]
 
 For each setting (force threshold, strain, slab thickness and vacuum, fault-cell height,
 solute cell size...) the task runs through its own code (``run_tasks``, the serial engine,
@@ -27,6 +28,7 @@ import contextlib
 import functools
 import json
 import re
+import shutil
 import sys
 import tempfile
 import time
@@ -126,6 +128,7 @@ class Study:
     def compare(self, task: str, setting: str, shipped: str, tightened: str, base: Variant, tight: Variant,
                 keep: Callable[[Metric], bool] = lambda m: True, extra: Callable | None = None) -> None:
         """Run both variants and add one row per item: its worst metric."""
+        done = len(self.rows)
         a, ta = self.run(base)
         b, tb = self.run(tight)
         if not self.quiet:
@@ -157,6 +160,7 @@ class Study:
                                   else "")))
         if extra is not None:
             extra(self, task, setting, shipped, tightened, a, b, ta + tb)
+        print("\n".join(table(self.rows[done:]).splitlines()[2:]), flush=True)  # kept if the run is stopped
 
 
 # ------------------------------------------------------------------ per task
@@ -192,8 +196,11 @@ def study_elastic(s: Study, ref: Reference) -> None:
                       tier="quick"), keep=main)
 
 
+SURFACE_TIER = "standard"  # --surface-tier
+
+
 def study_surfaces(s: Study, ref: Reference) -> None:
-    shipped, _ = s.run(Variant(lambda: [surfaces.SurfaceTask()]))
+    shipped, _ = s.run(Variant(lambda: [surfaces.SurfaceTask()], tier=SURFACE_TIER))
     finals = {}
     for j in shipped.jobs:
         m = re.fullmatch(r"slab-unrelaxed/(\w+)/(\w+)/(\d+)", j.name)
@@ -208,17 +215,18 @@ def study_surfaces(s: Study, ref: Reference) -> None:
         per = surfaces.unit_thickness(facet, *((bulk.fcc_lattice_constant(atoms),) if facet.lattice == "fcc"
                                                else surfaces.hcp_lattice_constants(atoms)))
         pin = lambda k, f=facet: {"FACETS": (f,), "THICKNESS_LADDER": (k * per,)}  # noqa: E731
-        base = Variant(lambda: [surfaces.SurfaceTask()], [(surfaces, pin(n))])
+        base = Variant(lambda: [surfaces.SurfaceTask()], [(surfaces, pin(n))], SURFACE_TIER)
         unit = "layers" if facet.lattice == "fcc" else "motifs"
         s.compare("surfaces", f"slab thickness ({unit})", str(n), str(2 * n), base,
-                  Variant(lambda: [surfaces.SurfaceTask()], [(surfaces, pin(2 * n))]))
+                  Variant(lambda: [surfaces.SurfaceTask()], [(surfaces, pin(2 * n))], SURFACE_TIER))
         s.compare("surfaces", "vacuum (Å)", f"{surfaces.VACUUM:g}", f"{2 * surfaces.VACUUM:g}", base,
                   Variant(lambda: [surfaces.SurfaceTask()], [(surfaces, {
                       **pin(n), "fcc_slab": slab(surfaces.fcc_slab, vacuum=2 * surfaces.VACUUM),
-                      "hcp_slab": slab(surfaces.hcp_slab, vacuum=2 * surfaces.VACUUM)})]))
+                      "hcp_slab": slab(surfaces.hcp_slab, vacuum=2 * surfaces.VACUUM)})], SURFACE_TIER))
         s.compare("surfaces", "slab relaxation fmax (eV/Å)", "2e-3", "1e-3", base,
                   Variant(lambda: [surfaces.SurfaceTask()], [(surfaces, {**pin(n),
-                                                                         "SLAB_RELAX": tighter(surfaces.SLAB_RELAX)})]))
+                                                                         "SLAB_RELAX": tighter(surfaces.SLAB_RELAX)})],
+                          SURFACE_TIER))
 
 
 def study_stacking_faults(s: Study, ref: Reference) -> None:
@@ -255,9 +263,13 @@ def study_precipitate_gsf(s: Study, ref: Reference) -> None:
 BIGGER = (("Al", 5), ("Cu", 4))  # conventional cells per edge: 500 (x1.95) and 256 (x2.4) sites
 
 
+SOLUTE_SHELLS: int | None = None  # --solute-shells: a sample (first shells, no clusters) where all is too dear
+
+
 def study_solute_binding(s: Study, ref: Reference) -> None:
-    S = solutes.SoluteSettings
-    base = Variant(lambda: [solutes.SoluteBindingTask()])
+    sample = {} if SOLUTE_SHELLS is None else {"max_shells": SOLUTE_SHELLS, "clusters": False}
+    S = functools.partial(solutes.SoluteSettings, **sample)
+    base = Variant(lambda: [solutes.SoluteBindingTask(S())])
     s.compare("solute_binding", "solute cell (conventional cells per edge)", "Al 4, Cu 3", "Al 5, Cu 4", base,
               Variant(lambda: [solutes.SoluteBindingTask(S(repeats=BIGGER))]))
     s.compare("solute_binding", "solute relaxation fmax (eV/Å)", "2e-3", "1e-3", base,
@@ -350,6 +362,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--tasks", default=",".join(STUDIES), help=f"comma-separated, of {', '.join(STUDIES)}")
     p.add_argument("--phases", default=None, help="reference phases for elastic (default: all)")
     p.add_argument("--json", default=None, help="also write every compared metric here")
+    p.add_argument("--surface-tier", default="standard", choices=("quick", "standard"),
+                   help="quick: fcc facets only (the task's quick tier)")
+    p.add_argument("--solute-shells", type=int, default=None,
+                   help="solute_binding: only the first N shells of each pair, no clusters (default: all)")
+    p.add_argument("--seed-store", default=None,
+                   help="a results.sqlite of the same model (e.g. docs/results/quick/MODEL): copied, its Jobs reused")
     p.add_argument("--quiet", action="store_true")
     args = p.parse_args(argv)
     names = args.tasks.split(",")
@@ -360,23 +378,29 @@ def main(argv: list[str] | None = None) -> None:
     engine = engine_for(model, load=True)
     single_threaded_blas()
     full = load_reference()
+    global SURFACE_TIER, SOLUTE_SHELLS
+    SURFACE_TIER, SOLUTE_SHELLS = args.surface_tier, args.solute_shells
     t0 = time.perf_counter()
-    with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "results.sqlite") as store:
-        study = Study(model, full, store, engine, args.quiet)
-        for name in names:
-            ref = full
-            if args.phases and name == "elastic":
-                ref = full.model_copy(update={"phases": {k: v for k, v in full.phases.items()
-                                                         if k in args.phases.split(",")}})
-            study.ref = ref
-            STUDIES[name](study, ref)
-            study.ref = full
+    print(f"model {model.name}, tasks {args.tasks}\n\n" + table([]), flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.seed_store:  # a copy: the shipped-setting Jobs it holds are reused, the file is left as it is
+            shutil.copyfile(args.seed_store, Path(tmp) / "results.sqlite")
+        store = Store(Path(tmp) / "results.sqlite")
+        with store:
+            study = Study(model, full, store, engine, args.quiet)
+            for name in names:
+                ref = full
+                if args.phases and name == "elastic":
+                    ref = full.model_copy(update={"phases": {k: v for k, v in full.phases.items()
+                                                             if k in args.phases.split(",")}})
+                study.ref = ref
+                STUDIES[name](study, ref)
+                study.ref = full
+                if args.json:
+                    Path(args.json).write_text(json.dumps({"rows": [asdict(r) for r in study.rows],
+                                                           "metrics": study.details}, indent=1, default=float))
     getattr(engine, "close", lambda: None)()
-    print(f"model {model.name}, tasks {args.tasks}; {time.perf_counter() - t0:.0f} s wall\n")
-    print(table(study.rows))
-    if args.json:
-        Path(args.json).write_text(json.dumps({"rows": [asdict(r) for r in study.rows], "metrics": study.details},
-                                              indent=1, default=float))
+    print(f"\n{time.perf_counter() - t0:.0f} s wall")
 
 
 if __name__ == "__main__":
