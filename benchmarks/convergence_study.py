@@ -173,7 +173,7 @@ def residual_stress_rows(study: Study, task, setting, shipped, tightened, a: Run
             continue
         s1 = float(np.abs(r.stress).max() / units.GPa * 1000)
         s2 = float(np.abs(r2.stress).max() / units.GPa * 1000)
-        study.rows.append(Row(task, setting, shipped, tightened, name.split("/")[-1], "max |residual stress|",
+        study.rows.append(Row(task, setting, shipped, tightened, name.split("/")[-1], "largest residual stress component",
                               "MPa", s1, s2, s2 - s1, None, 1, 0, 0.0, "reported"))
 
 
@@ -356,6 +356,36 @@ def table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
+def summary(rows: list[Row]) -> str:
+    """One row per setting: its worst item and metric, and how many compared metrics are not converged."""
+    head = ["task", "setting", "shipped", "tightened", "worst item: metric", "shipped value", "change",
+            "tolerance", "verdict"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    groups: dict[tuple, list[Row]] = {}
+    for r in rows:
+        groups.setdefault((r.task, r.setting), []).append(r)
+    for (task, setting), rs in groups.items():
+        scored = [r for r in rs if r.note != "reported" and r.change is not None]
+        reported = [r for r in rs if r.note == "reported"]
+        if scored:
+            w = max(scored, key=lambda r: abs(r.change) / r.tol if r.tol else np.inf)
+            bad, total = sum(r.n_bad for r in scored), sum(r.n_metrics for r in scored)
+            verdict = "converged" if not bad else f"**NOT converged** ({bad} of {total} metrics)"
+            lines.append("| " + " | ".join([task, setting, w.shipped, w.tightened, f"{w.item}: {w.metric}",
+                                            f"{fmt(w.value)} {w.unit}", f"{w.change:+.3g}", fmt(w.tol),
+                                            f"{verdict}; {total} metrics"]) + " |")
+        if reported:
+            w = max(reported, key=lambda r: r.value)
+            lines.append("| " + " | ".join([task, setting, w.shipped, w.tightened, f"{w.item}: {w.metric}",
+                                            f"{fmt(w.value)} {w.unit}", f"→ {fmt(w.new)}", "–",
+                                            "reported (largest over items)"]) + " |")
+        for r in rs:
+            if r.change is None and r.note != "reported":
+                lines.append("| " + " | ".join([task, setting, r.shipped, r.tightened, f"{r.item}: {r.metric}",
+                                                "–", "–", "–", r.verdict]) + " |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", default="emt")
@@ -369,7 +399,11 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--seed-store", default=None,
                    help="a results.sqlite of the same model (e.g. docs/results/quick/MODEL): copied, its Jobs reused")
     p.add_argument("--quiet", action="store_true")
+    p.add_argument("--render", default=None, help="print the summary table of a --json file and stop")
     args = p.parse_args(argv)
+    if args.render:
+        print(summary([Row(**r) for r in json.loads(Path(args.render).read_text())["rows"]]))
+        return
     names = args.tasks.split(",")
     unknown = sorted(set(names) - set(STUDIES))
     if unknown:
@@ -400,7 +434,7 @@ def main(argv: list[str] | None = None) -> None:
                     Path(args.json).write_text(json.dumps({"rows": [asdict(r) for r in study.rows],
                                                            "metrics": study.details}, indent=1, default=float))
     getattr(engine, "close", lambda: None)()
-    print(f"\n{time.perf_counter() - t0:.0f} s wall")
+    print(f"\n{time.perf_counter() - t0:.0f} s wall\n\n" + summary(study.rows))
 
 
 if __name__ == "__main__":
