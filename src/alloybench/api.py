@@ -42,7 +42,7 @@ class Results:
     failures: list[dict] = field(default_factory=list)  # failed Jobs
     missing: list[dict] = field(default_factory=list)  # Jobs built but never computed
     wall_seconds: float | None = None
-    convergence: list | None = None  # check_convergence=True: alloybench.convergence checks
+    convergence: Any = None  # check_convergence=True: alloybench.convergence.check_run (.jobs, .metrics)
 
     @property
     def metrics(self) -> list[dict[str, Any]]:
@@ -121,7 +121,7 @@ def benchmark(model: str | None = None, tier: str = "quick", tasks: str | list[s
     per Job (default: 600 s + 0.05 s per atom per force call).  ``isolate``: run the model in
     a worker process that is killed when a Job hangs.  ``trust_checkpoint``: allow a
     checkpoint that needs full unpickling.  ``check_convergence``: recompute a sample of
-    relaxations with fmax halved (OUT/convergence.json).  ``dataset``: a labelled extxyz scored
+    relaxations with fmax halved (OUT/convergence.json, per metric OUT/convergence_metrics.json).  ``dataset``: a labelled extxyz scored
     by the ``dataset`` task instead of the packaged DFT test split (the task is added when the
     tier or ``tasks`` leave it out).  ``progress(event, payload)``: called
     with ("round", jobs) and ("job", (job, result)).  ``on_cost()``: called before the full
@@ -196,9 +196,11 @@ def benchmark(model: str | None = None, tier: str = "quick", tasks: str | list[s
         try:
             outcome = run_tasks(resolved, selected, tier, reference, store, runner, progress=progress)
             if check_convergence:
-                from alloybench.convergence import check_convergence as _check
+                from alloybench.convergence import check_run
+                from alloybench.tasks.base import Context
 
-                checks = _check(outcome.jobs, outcome.raw, runner)
+                checks = check_run(outcome.jobs, outcome.raw, runner, selected,
+                                   Context(reference, tier, resolved.elements), outcome.views)
         except KeyboardInterrupt:
             store.finish_run(run_id, run_info, status="interrupted")
             raise RunInterrupted(store.count(resolved.id), directory) from None
@@ -223,7 +225,8 @@ def benchmark(model: str | None = None, tier: str = "quick", tasks: str | list[s
         write_atomic(directory / "cost.json", json.dumps(cost, indent=1))
     doc = write_results(directory, resolved, run_info, outcome, timing, cost)
     if check_convergence:
-        write_atomic(directory / "convergence.json", json.dumps([asdict(c) for c in checks], indent=1))
+        write_atomic(directory / "convergence.json", json.dumps([asdict(c) for c in checks.jobs], indent=1))
+        write_atomic(directory / "convergence_metrics.json", json.dumps([asdict(c) for c in checks.metrics], indent=1))
     return Results(doc, directory, computed=outcome.computed, reused=outcome.reused, failures=outcome.failures,
                    missing=outcome.missing, wall_seconds=wall, convergence=checks)
 

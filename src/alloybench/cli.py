@@ -144,7 +144,8 @@ def run_cmd(
                                                "from outside the installed packages and $ALLOYBENCH_WEIGHTS"),
     check_convergence: bool = typer.Option(False, "--check-convergence",
                                            help="recompute a sample of each task's relaxations with fmax halved and "
-                                                "report the change (OUT/convergence.json)"),
+                                                "report the change per Job and per metric (OUT/convergence.json, "
+                                                "OUT/convergence_metrics.json)"),
     dataset: Optional[Path] = typer.Option(None, "--dataset", help="score the 'dataset' task on this labelled extxyz "
                                            "(energy, forces, stress; info 'kind', 'split') instead of the packaged "
                                            "DFT test split; adds the task when --tasks/--tier leave it out"),
@@ -207,12 +208,21 @@ def run_cmd(
     except UserError as exc:
         fail(str(exc))
     directory = results.directory
-    for c in results.convergence or []:
+    checks = results.convergence
+    for c in checks.jobs if checks is not None else []:
         de = "–" if c.energy_change_meV is None else f"{c.energy_change_meV:+.3f} meV"
         ds = "–" if c.stress_change_GPa is None else f"{c.stress_change_GPa:.3f} GPa"
         verdict = "converged" if c.converged else "NOT CONVERGED"
         out.print(f"{c.task}:{c.name} fmax {c.fmax:g} -> {c.fmax / 2:g}: dE {de}, dstress {ds}: {verdict} "
                   f"{c.note}", highlight=False, markup=False)
+    for m in checks.metrics if checks is not None else []:
+        where = f"{m.task}/{m.item}/{m.name}" + (f" (x {m.x:g})" if m.x is not None else "")
+        if m.change is None:
+            out.print(f"metric {where}: {m.note}: NOT CONVERGED", highlight=False, markup=False)
+            continue
+        verdict = "converged" if m.converged else "NOT CONVERGED"
+        out.print(f"metric {where}: {m.value:.6g} -> {m.tightened:.6g} {m.unit} (change {m.change:+.3g}, "
+                  f"tolerance {m.tolerance:.3g}): {verdict}", highlight=False, markup=False)
     s = results.score
     name = results.model.get("name", "")
     if not quiet:

@@ -38,6 +38,7 @@ class RunOutcome:
     # Jobs built but never computed (an analysis of an interrupted run's store): at least these
     # are missing; Jobs that would depend on them are not even built yet
     missing: list[dict] = field(default_factory=list)
+    views: dict[str, dict[str, Result]] = field(default_factory=dict)  # task -> job name -> result, as analysed
 
     @property
     def complete(self) -> bool:
@@ -140,6 +141,7 @@ def run_tasks(model: Model, tasks: list[Task], tier: Tier, reference: Reference,
                 if job.digest not in known and store.get(model.id, job) is None:
                     beyond[job.digest] = job
     views = _views(tasks, ctx, known, built)
+    out.views = views
     for task in tasks:
         metrics = task.analyse(ctx, views[task.name])
         raw_view = {j.name: raw[j.digest] for j in built.get(task.name, []) if j.digest in raw}

@@ -98,7 +98,8 @@ def rotate_stiffness(c: np.ndarray, rotation: np.ndarray) -> np.ndarray:
     return np.array([[rot[i, j, k, l] for (k, l) in _VOIGT] for (i, j) in _VOIGT])
 
 
-def strain_job_name(phase: str, component: int, sign: int, delta: float = STRAIN) -> str:
+def strain_job_name(phase: str, component: int, sign: int, delta: float | None = None) -> str:
+    delta = STRAIN if delta is None else delta  # read when called: the convergence study changes STRAIN
     prefix = "strain" if delta == STRAIN else f"strain{100 * delta:g}%"
     return f"{prefix}/{phase}/{component}{'+' if sign > 0 else '-'}"
 
