@@ -62,7 +62,7 @@ def _leader_rows(docs, idx, cats, cov) -> list[str]:
         overall = _fmt(s["overall"], 3) + (f" ({ci[0]:.2f}–{ci[1]:.2f})" if ci else "")
         cells = " | ".join(_fmt(s["categories"].get(c), 3) for c in cats)
         timing = d.get("timing") or {}
-        wall = _fmt(timing.get("wall_seconds"), 0)
+        wall = seconds(timing.get("wall_seconds"), 0)  # never e-notation
         if timing.get("reused"):  # a resumed run: its wall time covers only the Jobs it computed
             wall += f" ({timing.get('computed', 0)} of {timing.get('computed', 0) + timing['reused']} Jobs)"
         c = cov[i]
