@@ -13,7 +13,7 @@ import pytest
 def alloybench(*args: str, cwd=None) -> subprocess.CompletedProcess:
     env = dict(os.environ, COLUMNS="200")
     return subprocess.run([sys.executable, "-m", "alloybench.cli", *args], capture_output=True, text=True,
-                          cwd=cwd, env=env, timeout=600)
+                          cwd=cwd, env=env, timeout=1100)
 
 
 @pytest.mark.parametrize(

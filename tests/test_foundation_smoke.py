@@ -1,4 +1,7 @@
-"""End-to-end CLI run of the quick tier with a real foundation model (SevenNet-0) on Al."""
+"""End-to-end CLI run of the quick tier with a real foundation model (SevenNet-0) on Al.
+
+The vacancy task is left out: its 256-site relaxation alone takes minutes on a 2-core CPU
+(docs/results/quick/sevennet-0 runs it); every other quick-tier task runs."""
 
 from __future__ import annotations
 
@@ -13,9 +16,11 @@ pytestmark = [pytest.mark.foundation,
               pytest.mark.skipif(importlib.util.find_spec("sevenn") is None, reason="sevenn not installed")]
 
 
+@pytest.mark.timeout(1200)
 def test_quick_tier_sevennet0_on_al(tmp_path):
     out = tmp_path / "sevennet-0"
-    p = alloybench("run", "--model", "sevennet-0", "--elements", "Al", "--out", str(out), "--quiet")
+    p = alloybench("run", "--model", "sevennet-0", "--elements", "Al", "--tasks",
+                   "bulk,elastic,surfaces,stacking_faults,cohesive", "--out", str(out), "--quiet")
     assert p.returncode == 0, p.stderr[-2000:]
     doc = json.loads((out / "results.json").read_text())
     m = {(x["task"], x["item"], x["name"]): x for x in doc["metrics"]}
