@@ -200,6 +200,12 @@ def figure(doc: dict[str, Any], path: Path) -> Path | None:
             if cv is not None:
                 ax.axhline(cv, color=f"C{2 + i}", ls=":", lw=1.2, label=c["name"])
         ax.set_xscale("log")
+        ns = sorted({max(r["n"], 1) for rows in doc["curves"].values() for r in rows})
+        if ns:  # the measured N as plain tick labels (log minor labels collide)
+            from matplotlib.ticker import NullFormatter
+
+            ax.set_xticks(ns, [str(n) for n in ns])
+            ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_ylim(-0.02, 1.02)
         ax.set_title(panel)
         ax.set_xlabel("N DFT structures")
