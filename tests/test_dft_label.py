@@ -199,3 +199,39 @@ def test_continue_set_labels_the_pending_candidates_stratified_and_rewrites_the_
     assert counts["train"] + counts["test"] == sum(r.ok for _, _, r in items)
     train = read(packaged.split_path("train", tmp_path), index=":")
     assert all(a.info["split"] == "train" for a in train)
+
+
+def test_labelling_in_worker_processes_gives_the_serial_labels_and_stores_each(tmp_path):
+    frames = _frames(5)
+    with Store(tmp_path / "serial.sqlite") as store:
+        serial, _ = dl.label(frames, store, LOW, calc_factory=EMT)
+    seen: list = []
+    with Store(tmp_path / "par.sqlite") as store:
+        par, computed = dl.label(frames, store, LOW, calc_factory=EMT, workers=2,
+                                 progress=lambda done, total, job, res: seen.append((done, total)))
+    assert computed == 5 and sorted(seen) == [(i, 5) for i in range(1, 6)]
+    assert [j.name for _, j, _ in par] == [j.name for _, j, _ in serial]  # frame order, not finish order
+    for (_, _, a), (_, _, b) in zip(serial, par):
+        assert a.energy == pytest.approx(b.energy, abs=1e-10)
+        np.testing.assert_allclose(a.forces, b.forces, atol=1e-10)
+    with Store(tmp_path / "par.sqlite") as store:  # every label was stored by the parent
+        _, again = dl.label(frames, store, LOW, calc_factory=EMT, workers=2)
+    assert again == 0
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_stop_after_starts_no_label_past_the_deadline_and_leaves_the_rest_pending(tmp_path, workers):
+    frames = _frames(4)
+    with Store(tmp_path / "s.sqlite") as store:
+        items, computed = dl.label(frames, store, LOW, calc_factory=EMT, workers=workers, stop_after_s=0)
+        assert computed == 0 and items == []
+        items, computed = dl.label(frames, store, LOW, calc_factory=EMT, workers=workers)
+    assert computed == 4 and len(items) == 4
+
+
+def test_workers_below_one_is_one_line_and_exit_2(tmp_path):
+    path = tmp_path / "in.extxyz"
+    write(path, _frames(1))
+    result = invoke("dft", "label", str(path), "--out", str(tmp_path / "o.extxyz"), "--workers", "0")
+    assert result.exit_code == 2
+    assert "--workers" in one_error_line(result)

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import Progress
 from rich.table import Table
 
 from alloybench.cli_common import err, fail, one_line, out
@@ -16,6 +16,7 @@ from alloybench.cli_dft import dft_app
 from alloybench.cli_env import env_app
 from alloybench.cli_finetune import finetune_cmd
 from alloybench.errors import UserError
+from alloybench.progress import progress_bar
 from alloybench.selection import chosen_elements, select_tasks
 
 
@@ -98,9 +99,8 @@ class _Bar:
         self.task_id = None
 
     def __enter__(self) -> "_Bar":
-        if not self.quiet:
-            self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                     TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=err)
+        self.progress = progress_bar(err, self.quiet)
+        if self.progress:
             self.progress.start()
         return self
 

@@ -9,15 +9,16 @@ reason and listed; the output holds the others); 2 a usage error (nothing comput
 from __future__ import annotations
 
 import sys
+from concurrent.futures.process import BrokenProcessPool
 from enum import Enum
 from pathlib import Path
 from typing import Optional
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from alloybench.errors import UserError
+from alloybench.progress import progress_bar
 
 dft_app = typer.Typer(help="PBE labels with GPAW (resumable): label a file or a task's structures, or "
                            "continue the packaged set.", no_args_is_help=True)
@@ -29,12 +30,13 @@ class SettingsChoice(str, Enum):
     default = "default"
     low = "low"
     reference_k = "reference-k"
+    dense_k = "dense-k"
 
 
 def settings_for(choice: str):
-    from alloybench.dft.settings import DEFAULT, LOW, REFERENCE_K
+    from alloybench.dft.settings import DEFAULT, DENSE_K, LOW, REFERENCE_K
 
-    return {"default": DEFAULT, "low": LOW, "reference-k": REFERENCE_K}[choice]
+    return {"default": DEFAULT, "low": LOW, "reference-k": REFERENCE_K, "dense-k": DENSE_K}[choice]
 
 
 def _fail(message: str) -> None:
@@ -47,9 +49,7 @@ class _Bar:
     """A progress bar over frames (label.label's progress callback)."""
 
     def __init__(self, quiet: bool):
-        self.progress = None if quiet else Progress(TextColumn("{task.description}"), BarColumn(),
-                                                    MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("ETA"),
-                                                    TimeRemainingColumn(), console=_err)
+        self.progress = progress_bar(_err, quiet)
         self.task_id = None
 
     def __enter__(self) -> "_Bar":
@@ -69,10 +69,27 @@ class _Bar:
         self.progress.update(self.task_id, completed=done, description=f"dft:{job.name}"[:40])
 
 
-def _summary(items, computed: int, written: int, where: Path) -> int:
+def _check_parallel(workers: int, stop_after: float | None) -> None:
+    if workers < 1:
+        raise UserError("--workers must be >= 1")
+    if stop_after is not None and not stop_after >= 0:
+        raise UserError("--stop-after must be a number of seconds >= 0")
+
+
+def _died(exc: BaseException, store: Path) -> None:
+    """A labelling process died (killed, out of memory): not the user's mistake, exit 1."""
+    _err.print(f"a labelling process died ({exc}); finished labels are stored in {store}: run again to resume",
+               highlight=False, markup=False)
+    raise typer.Exit(1)
+
+
+def _summary(items, computed: int, written: int, where: Path, total: int | None = None) -> int:
     failed = [(j, r) for _, j, r in items if not r.ok]
+    pending = 0 if total is None else total - len(items)
     _out.print(f"{len(items)} frames: {computed} computed now, {len(items) - computed} from the store; "
-               f"{written} labels written to {where}; {len(failed)} SCF failures", highlight=False, markup=False)
+               f"{written} labels written to {where}; {len(failed)} SCF failures"
+               + (f"; {pending} not started (--stop-after): run again to continue" if pending else ""),
+               highlight=False, markup=False)
     for job, r in failed:
         _out.print(f"  failed {job.name}: {r.stage}: {r.reason}", highlight=False, markup=False)
     return 1 if failed else 0
@@ -85,10 +102,16 @@ def label_cmd(
     out: Path = typer.Option(..., "--out", "-o", help="labelled extxyz to write (energy eV, forces eV/Å, stress "
                                                       "eV/Å³, provenance per frame)"),
     settings: SettingsChoice = typer.Option(SettingsChoice.default, "--settings",
-                                            help="default (PW 500 eV, k-density 18) | low (tests) | reference-k "
-                                                 "(the reference's k-density 80)"),
+                                            help="default (PW 500 eV, k-density 18) | dense-k (k-density 45: "
+                                                 "shear stresses converged) | low (tests) | reference-k (the "
+                                                 "reference's k-density 80)"),
     store_path: Optional[Path] = typer.Option(None, "--store", help="label store (default: OUT.sqlite beside "
                                                                     "the output)"),
+    workers: int = typer.Option(1, "--workers", "-j", help="label in N processes, one core each (GPAW's plane-wave "
+                                                         "mode is single-threaded)"),
+    stop_after: Optional[float] = typer.Option(None, "--stop-after", help="start no label after this many seconds "
+                                                                          "(running ones finish; the rest stay "
+                                                                          "pending): a batch job's wall-time limit"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar"),
 ) -> None:
     """Label structures with PBE (GPAW); a re-run reuses every stored label (resume)."""
@@ -102,6 +125,7 @@ def label_cmd(
     try:
         out = check_out_file(out, "--out")
         db = check_out_file(store_path if store_path is not None else out.with_name(out.name + ".sqlite"), "--store")
+        _check_parallel(workers, stop_after)
         frames = resolve_input(source)
         require_gpaw()
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -112,15 +136,18 @@ def label_cmd(
     with store:
         try:
             with _Bar(quiet) as bar:
-                items, computed = label(frames, store, chosen, progress=bar)
+                items, computed = label(frames, store, chosen, progress=bar, workers=workers,
+                                        stop_after_s=stop_after)
         except KeyboardInterrupt:
             _err.print(f"interrupted: finished labels are stored in {db}; run again to resume")
             raise typer.Exit(130)
+        except BrokenProcessPool as exc:
+            _died(exc, db)
     try:
         written = write_labelled(out, items, chosen)
     except OSError as exc:
         _fail(f"--out {out}: cannot write ({exc.strerror or exc})")
-    raise typer.Exit(_summary(items, computed, written, out))
+    raise typer.Exit(_summary(items, computed, written, out, len(frames)))
 
 
 @dft_app.command("set")
@@ -129,6 +156,11 @@ def set_cmd(
     show: bool = typer.Option(False, "--status", help="print what is labelled per kind; compute nothing"),
     folder: Optional[Path] = typer.Option(None, "--folder", help="a copy of the set's data folder (candidates, "
                                                                  "store, splits) to work on instead of the package's"),
+    workers: int = typer.Option(1, "--workers", "-j", help="label in N processes, one core each (GPAW's plane-wave "
+                                                         "mode is single-threaded)"),
+    stop_after: Optional[float] = typer.Option(None, "--stop-after", help="start no label after this many seconds "
+                                                                          "(running ones finish; the rest stay "
+                                                                          "pending): a batch job's wall-time limit"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar"),
 ) -> None:
     """Continue labelling the packaged candidates (DEFAULT settings) into the packaged store, then
@@ -143,6 +175,7 @@ def set_cmd(
             raise UserError(f"--folder {where}: no {packaged.CANDIDATES} there")
         if limit is not None and limit < 0:
             raise UserError("--limit must be >= 0")
+        _check_parallel(workers, stop_after)
         store = Store(Path(where) / packaged.STORE, readonly=show)
     except UserError as exc:
         _fail(str(exc))
@@ -158,10 +191,13 @@ def set_cmd(
             _fail(str(exc))
         try:
             with _Bar(quiet) as bar:
-                items, computed, counts = packaged.continue_set(store, limit, folder=Path(where), progress=bar)
+                items, computed, counts = packaged.continue_set(store, limit, folder=Path(where), progress=bar,
+                                                                workers=workers, stop_after_s=stop_after)
         except KeyboardInterrupt:
             _err.print("interrupted: finished labels are stored; run again to resume")
             raise typer.Exit(130)
+        except BrokenProcessPool as exc:
+            _died(exc, Path(where) / packaged.STORE)
         except OSError as exc:
             _fail(f"{where}: cannot write ({exc.strerror or exc}); copy the folder and pass --folder")
     code = _summary(items, computed, sum(counts.values()), Path(where))

@@ -59,12 +59,12 @@ class DFTCalculator(Calculator):
         self.last: dict[str, Any] = {}
 
     def _make(self, atoms) -> Any:
-        from gpaw import GPAW, PW, FermiDirac
+        from gpaw import GPAW, PW
 
         s = self.settings
         mesh = kpoint_mesh(atoms.cell.array, atoms.pbc, s.kpt_density_A)
         kpts = {"size": mesh, "gamma": s.gamma_centred}
-        calc = GPAW(mode=PW(s.ecut_eV), xc=s.xc, kpts=kpts, occupations=FermiDirac(s.smearing_width_eV),
+        calc = GPAW(mode=PW(s.ecut_eV), xc=s.xc, kpts=kpts, occupations={"name": s.smearing, "width": s.smearing_width_eV},
                     spinpol=s.spinpol, setups=s.setups,
                     convergence={"energy": s.scf_energy_eV_per_electron, "density": s.scf_density},
                     maxiter=s.scf_maxiter, symmetry={} if s.symmetry else "off", txt=self.txt)

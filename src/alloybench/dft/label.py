@@ -54,31 +54,112 @@ def compute(job: Job, calc) -> Result:
 
 def label(frames: list[Atoms], store, settings: DFTSettings = DEFAULT,
           progress: Callable[[int, int, Job, Result | None], None] | None = None,
-          calc_factory: Callable[[], object] | None = None) -> tuple[list[tuple[Atoms, Job, Result]], int]:
-    """Label ``frames`` (stored ones are reused). Returns (frame, job, result) per frame and
-    how many were computed now."""
+          calc_factory: Callable[[], object] | None = None, workers: int = 1,
+          stop_after_s: float | None = None) -> tuple[list[tuple[Atoms, Job, Result]], int]:
+    """Label ``frames`` (stored ones are reused). Returns (frame, job, result) for every frame
+    that has a result now, and how many were computed now.
+
+    ``workers`` > 1 labels in that many processes (one single-threaded GPAW each: GPAW's
+    plane-wave mode does not use threads, so one process per core is how a node is used);
+    the store is written by this process alone, one transaction per label, so a killed run
+    keeps what finished.  ``stop_after_s``: no label is started after that many seconds
+    (those already running finish), for a batch system's wall-time limit; the frames not
+    started stay pending for the next run.
+    """
     mid = model_id(settings)
     jobs = [job_for(a, frame_name(a, i)) for i, a in enumerate(frames)]
-    calc = None
-    computed = 0
-    out = []
-    for i, (a, job) in enumerate(zip(frames, jobs)):
+    results: dict[int, Result] = {}
+    for i, job in enumerate(jobs):
         res = store.get(mid, job)
-        if res is None:
-            if calc is None:
-                if calc_factory is not None:
-                    calc = calc_factory()
-                else:
-                    from alloybench.dft.calculator import DFTCalculator
+        if res is not None:
+            results[i] = res
+    pending = [i for i in range(len(frames)) if i not in results]
+    deadline = None if stop_after_s is None else time.time() + stop_after_s
+    done = len(results)
+    computed = 0
 
-                    calc = DFTCalculator(settings)
-            res = compute(job, calc)
-            store.put(mid, job, res)
-            computed += 1
-        out.append((a, job, res))
+    def record(i: int, res: Result) -> None:
+        nonlocal done, computed
+        store.put(mid, jobs[i], res)
+        results[i] = res
+        done += 1
+        computed += 1
         if progress:
-            progress(i + 1, len(frames), job, res)
+            progress(done, len(frames), jobs[i], res)
+
+    if workers <= 1 or len(pending) <= 1:
+        calc = None
+        for i in pending:
+            if deadline is not None and time.time() > deadline:
+                break
+            if calc is None:
+                calc = calc_factory() if calc_factory is not None else _default_calc(settings)
+            record(i, compute(jobs[i], calc))
+    else:
+        # largest first, so the long labels do not start last and leave cores idle at the end
+        pending.sort(key=lambda i: -_cost(frames[i], settings))
+        for i, res in _label_parallel([jobs[i] for i in pending], pending, settings, calc_factory, workers,
+                                      deadline):
+            record(i, res)
+    out = [(frames[i], jobs[i], results[i]) for i in range(len(frames)) if i in results]
     return out, computed
+
+
+def _default_calc(settings: DFTSettings):
+    from alloybench.dft.calculator import DFTCalculator
+
+    return DFTCalculator(settings)
+
+
+def _cost(atoms: Atoms, settings: DFTSettings) -> float:
+    """A plane-wave single point's relative cost: k-points x atoms^2 (bands x plane waves)."""
+    return float(np.prod(kpoint_mesh(atoms.cell.array, atoms.pbc, settings.kpt_density_A))) * len(atoms) ** 2
+
+
+# one calculator per worker process, built on its first label
+_WORKER: dict = {}
+
+
+def _worker_init(settings: DFTSettings, calc_factory) -> None:
+    _WORKER.update(settings=settings, factory=calc_factory, calc=None)
+
+
+def _worker_compute(job: Job, deadline: float | None) -> Result | None:
+    if deadline is not None and time.time() > deadline:
+        return None  # past --stop-after: leave it pending
+    if _WORKER["calc"] is None:
+        factory = _WORKER["factory"]
+        _WORKER["calc"] = factory() if factory is not None else _default_calc(_WORKER["settings"])
+    return compute(job, _WORKER["calc"])
+
+
+def _label_parallel(jobs: list[Job], keys: list[int], settings: DFTSettings, calc_factory, workers: int,
+                    deadline: float | None):
+    """Yield (key, result) as labels finish in ``workers`` spawned processes."""
+    import multiprocessing
+    import os
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    threads = {k: "1" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+    saved = {k: os.environ.get(k) for k in threads}
+    os.environ.update(threads)  # inherited by the spawned workers: one core each
+    try:
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_worker_init, initargs=(settings, calc_factory))
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    try:
+        futures = {pool.submit(_worker_compute, job, deadline): key for job, key in zip(jobs, keys)}
+        for fut in as_completed(futures):
+            res = fut.result()
+            if res is not None:
+                yield futures[fut], res
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def labelled_atoms(frame: Atoms, job: Job, result: Result, settings: DFTSettings, mid: str) -> Atoms:

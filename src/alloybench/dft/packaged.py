@@ -68,7 +68,8 @@ def write_splits(items, settings: DFTSettings, folder: Path = DATA) -> dict[str,
 
 
 def continue_set(store, limit: int | None = None, settings: DFTSettings = DEFAULT, folder: Path = DATA,
-                 progress: Callable | None = None, calc_factory: Callable | None = None):
+                 progress: Callable | None = None, calc_factory: Callable | None = None, workers: int = 1,
+                 stop_after_s: float | None = None):
     """Label up to ``limit`` pending candidates (all when None), then rewrite the split files
     from every stored label.  Returns (items over all candidates with a stored result,
     computed now, counts written per split)."""
@@ -81,7 +82,8 @@ def continue_set(store, limit: int | None = None, settings: DFTSettings = DEFAUL
     order = stratified(frames)
     pending = [a for a in order if store.get(mid, job_for(a, a.info["name"])) is None]
     todo = pending if limit is None else pending[:max(0, limit)]
-    _, computed = label(todo, store, settings, progress=progress, calc_factory=calc_factory)
+    _, computed = label(todo, store, settings, progress=progress, calc_factory=calc_factory, workers=workers,
+                        stop_after_s=stop_after_s)
     items = []
     for a in frames:
         job = job_for(a, a.info["name"])

@@ -130,13 +130,9 @@ class Bars:
     """One progress bar per model (rich, with ETA over the Jobs known so far); thread-safe."""
 
     def __init__(self, console, quiet: bool):
-        self.progress = None
-        if not quiet:
-            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
-                                       TimeRemainingColumn)
+        from alloybench.progress import progress_bar
 
-            self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                     TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=console)
+        self.progress = progress_bar(console, quiet)
 
     def __enter__(self) -> "Bars":
         if self.progress:
