@@ -22,11 +22,12 @@ from typing import Any
 
 import numpy as np
 from ase.calculators.calculator import Calculator, all_changes
+from ase import units
 from ase.data import atomic_masses, atomic_numbers, chemical_symbols
 
 from alloybench.errors import MissingExtra, UserError
 
-BAR_TO_EV_PER_A3 = 1e-4 / 160.21766208  # metal units: pressure in bar
+BAR_TO_EV_PER_A3 = units.bar  # metal units: pressure in bar
 CMDARGS = ["-screen", "none", "-log", "none", "-nocite"]
 
 

@@ -30,11 +30,12 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from ase import units
 from ase.calculators.calculator import Calculator
 
 from alloybench.errors import MissingExtra, UserError
 
-EV_PER_A3_PER_GPA = 1 / 160.21766208
+EV_PER_A3_PER_GPA = units.GPa
 
 
 # --------------------------------------------------------------------------- device and threads
