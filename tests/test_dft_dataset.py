@@ -179,9 +179,22 @@ def test_a_bad_dataset_file_is_one_line_and_exit_2(tmp_path, what, needle):
 def test_the_packaged_set_loads_with_its_kinds():
     from alloybench.tasks.dataset import load
 
+    from collections import Counter
+
+    from alloybench.dft import packaged
+    from alloybench.dft.label import frame_name, job_for, model_id
+    from alloybench.store import Store
+
     pool, test = load(None)
-    assert len(pool) == 51 and len(test) == 21
-    assert {f.kind for f in test} == {"phase", "md", "solute"}
+    # every successful label of the packaged store, split by its candidate's fixed split
+    with Store(packaged.DATA / packaged.STORE, readonly=True) as store:
+        mid = model_id(packaged.DEFAULT)
+        labelled = [a for i, a in enumerate(packaged.candidates())
+                    if (r := store.get(mid, job_for(a, frame_name(a, i)))) is not None and r.ok]
+    splits = Counter(str(a.info["split"]) for a in labelled)
+    assert len(pool) == splits["train"] >= 51 and len(test) == splits["test"] >= 21
+    assert {f.kind for f in test} == {str(a.info["kind"]) for a in labelled if a.info["split"] == "test"}
+    assert {"phase", "md", "solute"} <= {f.kind for f in test}
 
 
 def test_run_with_a_dataset_file_and_its_rebuilt_report(tmp_path):

@@ -169,11 +169,13 @@ def benchmark(model: str | None = None, tier: str = "quick", tasks: str | list[s
         provenance.check_covers_reference(resolved.name, chosen, reference)
         directory = check_out_dir(out_dir or Path("alloybench-results") / resolved.name.replace("/", "_"))
         resolved = replace(resolved, elements=chosen)
-        from alloybench.dft.model import check_run
+        from alloybench.models.families import family_of
         from alloybench.tasks.base import Context
 
-        # GPAW: serial only, no Job above its atom limit (refused here, before anything runs)
-        check_run(resolved, selected, Context(reference, tier, chosen), engine_name == "batched")
+        # a family's own refusals (GPAW: serial only, no Job above its atom limit), before anything runs
+        fam = family_of(resolved.family)
+        if fam is not None and fam.check_run is not None:
+            fam.check_run(resolved, selected, Context(reference, tier, chosen), engine_name == "batched")
         # the model loads before anything is written: a model that cannot load leaves no store behind
         runner = engine_for(resolved, batched=engine_name == "batched", limits=limits, isolate=isolate, load=True)
     except UserError:

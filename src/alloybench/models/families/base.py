@@ -201,6 +201,8 @@ class Family:
     batched: Callable[..., Any] | None = None
     packages: tuple[str, ...] = ()  # distributions whose versions a run records
     file_elements: Callable[[Path], frozenset[str]] | None = None  # what a single-file potential covers
+    # refuse a run before anything is computed: check_run(model, tasks, ctx, batched) raises UserError
+    check_run: Callable[..., None] | None = None
 
     def installed(self) -> bool:
         if self.package is None:

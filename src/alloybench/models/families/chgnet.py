@@ -7,18 +7,14 @@ from typing import Any
 
 from ase.calculators.calculator import Calculator
 
-from alloybench.errors import MissingExtra
-from alloybench.models.families.base import EV_PER_A3_PER_GPA, Family, Rule, require_weights, torch_threads
+from alloybench.models.families.base import EV_PER_A3_PER_GPA, Family, Rule, need, require_weights, torch_threads
 
 
 def load_chgnet(weights: Path | None, device: str = "cpu", **_: Any) -> Calculator:
     weights = require_weights(weights, "CHGNet", "pass a .pth.tar checkpoint")
-    try:
-        from chgnet.model.dynamics import CHGNetCalculator
-    except ImportError as exc:
-        raise MissingExtra("CHGNet", "chgnet") from exc
+    dynamics = need("chgnet.model.dynamics", "CHGNet", "chgnet")
     torch_threads()
-    return CHGNetCalculator(model=chgnet_model(weights), use_device=device, stress_weight=EV_PER_A3_PER_GPA)
+    return dynamics.CHGNetCalculator(model=chgnet_model(weights), use_device=device, stress_weight=EV_PER_A3_PER_GPA)
 
 
 def chgnet_model(weights: Path):
