@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any, Optional
 
 import typer
-from rich.progress import Progress
 from rich.table import Table
 
 from alloybench.cli_common import err, fail, one_line, out
@@ -16,7 +15,7 @@ from alloybench.cli_dft import dft_app
 from alloybench.cli_env import env_app
 from alloybench.cli_finetune import finetune_cmd
 from alloybench.errors import UserError
-from alloybench.progress import progress_bar
+from alloybench.progress import ProgressCallback
 from alloybench.selection import chosen_elements, select_tasks
 
 
@@ -90,23 +89,12 @@ _select_tasks = select_tasks
 _elements = chosen_elements
 
 
-class _Bar:
+class _Bar(ProgressCallback):
     """Rich progress with ETA over the Jobs of each round (weighted by atoms)."""
 
     def __init__(self, quiet: bool):
-        self.quiet = quiet
-        self.progress: Progress | None = None
+        super().__init__(err, quiet)
         self.task_id = None
-
-    def __enter__(self) -> "_Bar":
-        self.progress = progress_bar(err, self.quiet)
-        if self.progress:
-            self.progress.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.progress:
-            self.progress.stop()
 
     def __call__(self, event: str, payload: Any) -> None:
         if not self.progress:

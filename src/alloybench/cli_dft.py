@@ -18,7 +18,7 @@ import typer
 from rich.console import Console
 
 from alloybench.errors import UserError
-from alloybench.progress import progress_bar
+from alloybench.progress import ProgressCallback
 
 dft_app = typer.Typer(help="PBE labels with GPAW (resumable): label a file or a task's structures, or "
                            "continue the packaged set.", no_args_is_help=True)
@@ -45,21 +45,20 @@ def _fail(message: str) -> None:
     fail(message)
 
 
-class _Bar:
+# options both commands take (typer reads each default once per command)
+_WORKERS = typer.Option(1, "--workers", "-j", help="label in N processes, one core each (GPAW's plane-wave mode "
+                                                   "is single-threaded)")
+_STOP_AFTER = typer.Option(None, "--stop-after", help="start no label after this many seconds (running ones "
+                                                      "finish; the rest stay pending): a batch job's wall-time limit")
+_QUIET = typer.Option(False, "--quiet", "-q", help="no progress bar")
+
+
+class _Bar(ProgressCallback):
     """A progress bar over frames (label.label's progress callback)."""
 
     def __init__(self, quiet: bool):
-        self.progress = progress_bar(_err, quiet)
+        super().__init__(_err, quiet)
         self.task_id = None
-
-    def __enter__(self) -> "_Bar":
-        if self.progress:
-            self.progress.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.progress:
-            self.progress.stop()
 
     def __call__(self, done: int, total: int, job, result) -> None:
         if not self.progress:
@@ -107,12 +106,9 @@ def label_cmd(
                                                  "reference's k-density 80)"),
     store_path: Optional[Path] = typer.Option(None, "--store", help="label store (default: OUT.sqlite beside "
                                                                     "the output)"),
-    workers: int = typer.Option(1, "--workers", "-j", help="label in N processes, one core each (GPAW's plane-wave "
-                                                         "mode is single-threaded)"),
-    stop_after: Optional[float] = typer.Option(None, "--stop-after", help="start no label after this many seconds "
-                                                                          "(running ones finish; the rest stay "
-                                                                          "pending): a batch job's wall-time limit"),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar"),
+    workers: int = _WORKERS,
+    stop_after: Optional[float] = _STOP_AFTER,
+    quiet: bool = _QUIET,
 ) -> None:
     """Label structures with PBE (GPAW); a re-run reuses every stored label (resume)."""
     from alloybench.dft.calculator import require_gpaw
@@ -156,12 +152,9 @@ def set_cmd(
     show: bool = typer.Option(False, "--status", help="print what is labelled per kind; compute nothing"),
     folder: Optional[Path] = typer.Option(None, "--folder", help="a copy of the set's data folder (candidates, "
                                                                  "store, splits) to work on instead of the package's"),
-    workers: int = typer.Option(1, "--workers", "-j", help="label in N processes, one core each (GPAW's plane-wave "
-                                                         "mode is single-threaded)"),
-    stop_after: Optional[float] = typer.Option(None, "--stop-after", help="start no label after this many seconds "
-                                                                          "(running ones finish; the rest stay "
-                                                                          "pending): a batch job's wall-time limit"),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar"),
+    workers: int = _WORKERS,
+    stop_after: Optional[float] = _STOP_AFTER,
+    quiet: bool = _QUIET,
 ) -> None:
     """Continue labelling the packaged candidates (DEFAULT settings) into the packaged store, then
     rewrite train.extxyz.gz / test.extxyz.gz by the fixed split."""

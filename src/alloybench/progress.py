@@ -12,3 +12,19 @@ def progress_bar(console: Console, quiet: bool = False) -> Progress | None:
         return None
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                     TextColumn("ETA"), TimeRemainingColumn(), console=console)
+
+
+class ProgressCallback:
+    """A progress callback that is also the context holding its bar (nothing shown when quiet)."""
+
+    def __init__(self, console: Console, quiet: bool = False):
+        self.progress = progress_bar(console, quiet)
+
+    def __enter__(self):
+        if self.progress:
+            self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.progress:
+            self.progress.stop()

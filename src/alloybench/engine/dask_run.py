@@ -24,6 +24,7 @@ from typing import Any
 from alloybench.engine.dask_cluster import SchedulerOptions
 from alloybench.engine.serial import single_threaded_blas
 from alloybench.engine.subprocess import engine_for
+from alloybench.progress import ProgressCallback
 from alloybench.provenance import check_covers_reference
 from alloybench.errors import UserError
 
@@ -126,22 +127,8 @@ def run_one(run: ModelRun, tier: str, engine, engine_label: str, extra_info: dic
     run.score = doc["score"]["overall"]
 
 
-class Bars:
+class Bars(ProgressCallback):
     """One progress bar per model (rich, with ETA over the Jobs known so far); thread-safe."""
-
-    def __init__(self, console, quiet: bool):
-        from alloybench.progress import progress_bar
-
-        self.progress = progress_bar(console, quiet)
-
-    def __enter__(self) -> "Bars":
-        if self.progress:
-            self.progress.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.progress:
-            self.progress.stop()
 
     def for_model(self, name: str):
         if self.progress is None:
