@@ -235,3 +235,13 @@ def test_workers_below_one_is_one_line_and_exit_2(tmp_path):
     result = invoke("dft", "label", str(path), "--out", str(tmp_path / "o.extxyz"), "--workers", "0")
     assert result.exit_code == 2
     assert "--workers" in one_error_line(result)
+
+
+def test_the_cost_estimate_ranks_cu_cells_and_dense_meshes_above_small_al_cells():
+    from alloybench.dft.settings import DEFAULT
+
+    al = bulk("Al", "fcc", a=4.04)
+    cu8 = bulk("Cu", "fcc", a=3.63, cubic=True).repeat((2, 1, 1))
+    al8 = bulk("Al", "fcc", a=4.04, cubic=True).repeat((2, 1, 1))
+    assert dl._cost(al, DEFAULT) < dl._cost(al8, DEFAULT) < dl._cost(cu8, DEFAULT)
+    assert dl._cost(al, DEFAULT) < dl._cost(al, DEFAULT.with_(kpt_density_A=45.0))
