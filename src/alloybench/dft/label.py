@@ -140,6 +140,9 @@ def _worker_compute(job: Job, deadline: float | None) -> Result | None:
     if _WORKER["calc"] is None:
         factory = _WORKER["factory"]
         _WORKER["calc"] = factory() if factory is not None else _default_calc(_WORKER["settings"])
+        from alloybench.engine.serial import single_threaded_blas
+
+        single_threaded_blas()  # also the BLAS that GPAW's extension loaded just now
     return compute(job, _WORKER["calc"])
 
 
@@ -152,16 +155,11 @@ def _label_parallel(jobs: list[Job], keys: list[int], settings: DFTSettings, cal
 
     threads = {k: "1" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
     saved = {k: os.environ.get(k) for k in threads}
-    os.environ.update(threads)  # inherited by the spawned workers: one core each
-    try:
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_worker_init, initargs=(settings, calc_factory))
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    # the pool spawns its workers on the first submits, not when it is built: the one-core
+    # environment must stay set until every worker has started, so for the pool's whole life
+    os.environ.update(threads)
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_worker_init, initargs=(settings, calc_factory))
     try:
         futures = {pool.submit(_worker_compute, job, deadline): key for job, key in zip(jobs, keys)}
         for fut in as_completed(futures):
@@ -170,6 +168,11 @@ def _label_parallel(jobs: list[Job], keys: list[int], settings: DFTSettings, cal
                 yield futures[fut], res
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def labelled_atoms(frame: Atoms, job: Job, result: Result, settings: DFTSettings, mid: str) -> Atoms:
