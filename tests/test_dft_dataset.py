@@ -104,6 +104,31 @@ def test_dataset_task_scores_emt_with_the_hand_worked_errors(tmp_path):
     assert m["a", "energy_mae"].reference == 0.0 and m["a", "energy_mae"].error == m["a", "energy_mae"].value
 
 
+def test_per_structure_parity_values_are_the_hand_worked_differences_and_not_scored(tmp_path):
+    from alloybench.scoring import load_thresholds
+
+    m, _ = _metrics(tmp_path, tiny_set(tmp_path / "set.extxyz"))
+    e = {n: m[f"{k}/{n}", "energy_per_atom"] for k, n in (("a", "t0"), ("a", "t1"), ("b", "t2"))}
+    # model minus DFT per atom = -de/N: the labels carry +10, -40, +80 meV (1, 1 and 4 atoms)
+    assert e["t0"].value - e["t0"].reference == pytest.approx(-0.010, abs=1e-9)
+    assert e["t1"].value - e["t1"].reference == pytest.approx(+0.040, abs=1e-9)
+    assert e["t2"].value - e["t2"].reference == pytest.approx(-0.020, abs=1e-9)
+    # the DFT side is the label itself, per atom
+    assert e["t1"].reference == pytest.approx((EMT_energy(bulk("Cu", "fcc", a=3.62)) - 0.25 - 0.040), abs=1e-6)
+    f0 = m["a/t0", "max_force"]  # one-atom fcc cell: EMT gives 0, the label has 0.05 eV/Å on x
+    assert f0.value == pytest.approx(0.0, abs=1e-9) and f0.reference == pytest.approx(0.05, abs=1e-6)
+    p0, p2 = m["a/t0", "pressure"], m["b/t2", "pressure"]  # +0.001 eV/Å^3 on xx; a shear entry leaves p alone
+    assert p0.value - p0.reference == pytest.approx(0.001 * GPA / 3, rel=1e-4)
+    assert p2.value - p2.reference == pytest.approx(0.0, abs=1e-6)
+    thresholds, _ = load_thresholds()
+    assert all(thresholds[x.group].weight == 0.0 for x in m.values() if x.group.endswith("_parity"))
+
+
+def EMT_energy(atoms: Atoms) -> float:
+    atoms.calc = EMT()
+    return atoms.get_potential_energy()
+
+
 def test_the_dataset_task_and_the_fine_tuning_test_errors_are_one_implementation(tmp_path):
     from alloybench.finetune.data import read_pool
     from alloybench.finetune.evaluate import test_errors
@@ -213,3 +238,5 @@ def test_run_with_a_dataset_file_and_its_rebuilt_report(tmp_path):
     assert "dataset" in doc["score"]["categories"]
     rep = CliRunner().invoke(app, ["report", str(out)], env={"COLUMNS": "200"})
     assert rep.exit_code == 0 and "energy_mae" in rep.stdout and "10.000" in rep.stdout
+    # per-structure parity rows go to the HTML plots, not the Markdown tables
+    assert "| a/t0 |" not in rep.stdout and "3 per-structure model-vs-DFT values" in rep.stdout

@@ -11,6 +11,10 @@ from alloybench.report.costs import footing
 from alloybench.report.fmt import escape_md as _escape_md, md_number as _fmt, seconds
 
 
+def _parity(metric: dict[str, Any]) -> bool:
+    return str(metric.get("group", "")).endswith("_parity")
+
+
 def verdict_cell(v: fitness.Verdict) -> str:
     if v.score is None:
         return fitness.NOT_COVERED
@@ -139,11 +143,13 @@ def markdown(docs: list[dict[str, Any]]) -> str:
                 tasks.append(m["task"])
     for task in tasks:
         lines += [f"## {task}", ""]
+        # per-structure parity values (the dataset task's) belong in the HTML report's plots, not in a table
+        hidden = sum(1 for d in docs for m in d["metrics"] if m["task"] == task and _parity(m))
         if len(docs) == 1:
             lines += ["| item | quantity | value | DFT | error | unit | score | status |",
                       "|---|---|---|---|---|---|---|---|"]
             for m in docs[0]["metrics"]:
-                if m["task"] != task:
+                if m["task"] != task or _parity(m):
                     continue
                 status = m["status"] if m["status"] == "ok" else f"{m['status']}: {_escape_md(m['reason'])}"
                 if m.get("flag"):
@@ -163,7 +169,7 @@ def markdown(docs: list[dict[str, Any]]) -> str:
             keys: dict[tuple[str, str], dict[str, Any]] = {}
             for d in docs:
                 for m in d["metrics"]:
-                    if m["task"] == task:
+                    if m["task"] == task and not _parity(m):
                         keys.setdefault((m["item"], m["name"]), m)
             for (item, name), m in keys.items():
                 cells = []
@@ -172,6 +178,9 @@ def markdown(docs: list[dict[str, Any]]) -> str:
                     cells.append("–" if hit is None else (_fmt(hit["value"]) + ("†" if hit.get("flag") else "")
                                                           if hit["status"] == "ok" else hit["status"]))
                 lines.append(f"| {item} | {name} | {m['unit']} | {_fmt(m['reference'])} | " + " | ".join(cells) + " |")
+        if hidden:
+            lines += ["", f"{hidden} per-structure model-vs-DFT values (groups `*_parity`) are in results.json and "
+                          "the HTML report's parity plots."]
         lines.append("")
 
     if any(m.get("flag") for d in docs for m in d["metrics"]):

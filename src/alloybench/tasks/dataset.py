@@ -19,7 +19,9 @@ implementation for the learning curve and this task).
 Metrics, value = error and reference 0: per kind, energy MAE (meV/atom), force MAE
 (meV/Å, over every Cartesian component) and stress MAE (GPa, over every Voigt entry;
 frames without a stress label skip it), scored in the ``dataset`` category; the same
-over all kinds and every RMSE are reported, not scored.  A structure the model failed
+over all kinds and every RMSE are reported, not scored.  Per test structure, for parity plots
+(weight 0): energy per atom (the model's shifted by the fitted offsets onto the DFT zero), the
+largest per-atom force magnitude and the pressure, model as value and DFT as reference.  A structure the model failed
 on is its own failed metric (it counts against the score), and the MAEs are over the rest.
 """
 
@@ -43,6 +45,10 @@ QUANTITIES = (  # summary key, metric name, group (scored per kind), unit
     ("stress_rmse_GPa", "stress_rmse", "dataset_stress_info", "GPa"),
 )
 ERROR_GROUPS = frozenset(g for _, _, g, _ in QUANTITIES)
+# per test structure, model against DFT, for the report's parity plots (weight 0: the MAEs are scored)
+PARITY = (("energy_per_atom", "dataset_energy_parity", "eV/atom"),
+          ("max_force", "dataset_max_force_parity", "eV/Å"),
+          ("pressure", "dataset_pressure_parity", "GPa"))
 INFO = {"dataset_energy": "dataset_energy_info", "dataset_force": "dataset_force_info",
         "dataset_stress": "dataset_stress_info"}
 
@@ -125,12 +131,36 @@ class DatasetTask(Task):
                     continue
                 flag = f"{summary['n_failed']} of {summary['n']} structures failed" if summary["n_failed"] else ""
                 metrics.append(Metric(self.name, item, q, group, unit, float(value), 0.0, self.source, flag=flag))
+        metrics += parity_metrics(test, test_pred, doc, self.source)
         for f, job, p, rec in zip(test, test_jobs, test_pred, doc["records"]):
             if rec["failed"]:
                 name = str(f.atoms.info.get("name", job.name))
                 metrics.append(Metric(self.name, f"{f.kind}/{name}", "structure", "dataset_force", "meV/Å", None, 0.0,
                                       self.source, "failed", p["error"] or "non-finite energy"))
         return metrics
+
+
+def parity_metrics(test, preds, doc, source: str) -> list[Metric]:
+    """Model against DFT per structure that did not fail: energy/atom, max |F|, pressure."""
+    import numpy as np
+
+    from alloybench.finetune.evaluate import EV_PER_A3_TO_GPA
+
+    offsets = doc["energy_offsets_eV_per_atom"]
+    out: list[Metric] = []
+    for f, p, rec in zip(test, preds, doc["records"]):
+        if rec["failed"]:
+            continue
+        item = f"{f.kind}/{f.atoms.info.get('frame_id', f.atoms.info.get('name', ''))}"
+        shift = sum(offsets[s] for s in f.atoms.get_chemical_symbols())
+        pairs = [((p["energy"] + shift) / f.natoms, f.energy_eV / f.natoms),
+                 (float(np.linalg.norm(p["forces"], axis=1).max()), float(np.linalg.norm(f.forces_eV_per_A, axis=1).max()))]
+        if f.stress_eV_per_A3 is not None and p["stress"] is not None:
+            pairs.append((-float(np.mean(p["stress"][:3])) * EV_PER_A3_TO_GPA,
+                          -float(np.mean(f.stress_eV_per_A3[:3])) * EV_PER_A3_TO_GPA))
+        for (name, group, unit), (value, ref) in zip(PARITY, pairs):
+            out.append(Metric("dataset", item, name, group, unit, float(value), float(ref), source))
+    return out
 
 
 def for_path(path: Path | str | None) -> DatasetTask:
