@@ -274,3 +274,29 @@ def test_transient_markers():
     assert not is_transient(fails("RuntimeError: model blew up"))
     assert not is_transient(fails("not converged in 1000 steps (fmax 0.002 eV/Å)"))
     assert not is_transient(fails("OutOfMemoryError: CUDA out of memory" + RECURRED))
+
+
+def test_the_overall_interval_is_a_percentile_bootstrap_over_the_scored_metrics():
+    from alloybench.report.fitness import subset_score
+
+    # bulk scores 1, 0.5, 0, 0, 0, 0 (lattice constants 0.4 %, 1.25 %, 5 % off); energetics 1, 1 (formation
+    # energies): the category-weighted mean (0.625) is not the plain mean of the eight (0.4375), and neither
+    # is the upper end of its interval (0.80 against 0.75)
+    lat = [_m(value=v, ref=4.0) for v in (4.016, 4.05, 4.2, 4.21, 4.22, 4.23)]
+    form = [_m(value=v, ref=0.0, group="formation_energy") for v in (0.001, 0.002)]
+    ms = lat + form
+    card = score(ms, n_boot=20000, seed=1)
+    assert card.overall == pytest.approx((0.25 + 1.0) / 2)
+    # an independent bootstrap by hand: resample the (category, score) pairs, category-weighted mean
+    pairs = np.array([(0, 1.0), (0, 0.5), (0, 0.0), (0, 0.0), (0, 0.0), (0, 0.0), (1, 1.0), (1, 1.0)])
+    boots = []
+    for idx in np.random.default_rng(7).integers(0, len(pairs), (20000, len(pairs))):
+        cats = {c: [s for cc, s in pairs[idx] if cc == c] for c in (0.0, 1.0)}
+        boots.append(np.mean([np.mean(v) for v in cats.values() if v]))
+    lo, hi = np.percentile(boots, [2.5, 97.5])
+    assert card.overall_ci == (pytest.approx(lo, abs=0.015), pytest.approx(hi, abs=0.015))
+    # the leaderboard's subset score on every key is the same number and interval
+    overall, ci, n = subset_score({"metrics": [m.to_dict() for m in ms]}, {m.key for m in ms}, n_boot=20000, seed=1)
+    assert (overall, n) == (pytest.approx(card.overall), 8) and ci == pytest.approx(card.overall_ci)
+    # one scored metric, or all equal: nothing to resample, the interval is the value
+    assert score(lat[:1], n_boot=100).overall_ci == (1.0, 1.0)

@@ -46,13 +46,21 @@ def bootstrap_ci(x: Sequence[float], y: Sequence[float], n_boot: int = 2000, see
 
     Resamples in which rho is undefined (all x or all y equal) are dropped; None
     when fewer than half of the resamples give a defined rho."""
+    import warnings
+
+    from scipy.stats import DegenerateDataWarning, bootstrap
+
     xa, ya = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-    n = len(xa)
-    if n < 2:
+    if len(xa) < 2:
         return None
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, n, (n_boot, n))
-    rhos = _rowwise_spearman(xa[idx], ya[idx])
+    # scipy draws the resamples; the undefined rhos are dropped from its bootstrap distribution here
+    # (scipy's own percentile would turn them into a NaN interval)
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", DegenerateDataWarning)
+        res = bootstrap((xa, ya), lambda a, b, axis=-1: _rowwise_spearman(np.moveaxis(a, axis, -1), np.moveaxis(b, axis, -1)),
+                        paired=True, vectorized=True, n_resamples=n_boot, method="percentile",
+                        confidence_level=level, random_state=np.random.default_rng(seed))
+    rhos = np.asarray(res.bootstrap_distribution)
     rhos = rhos[np.isfinite(rhos)]
     if len(rhos) < n_boot / 2:
         return None

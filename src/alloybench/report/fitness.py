@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from alloybench.scoring import load_thresholds, score
+from alloybench.scoring import bootstrap_overall, load_thresholds, score
 from alloybench.tasks.base import Metric
 
 SYSTEM: tuple[str, ...] = ("Al", "Cu", "Mg", "Zn")  # the reference study's alloy system
@@ -246,7 +246,7 @@ class SubsetRow:
 def subset_score(doc: dict[str, Any], keys: set[str], n_boot: int = 1000, seed: int = 0
                  ) -> tuple[float | None, tuple[float, float] | None, int]:
     """The overall score (category-weighted, as alloybench.scoring.score) of ``doc`` on the metric keys
-    ``keys`` only, its bootstrap 95% interval (resampling the metrics, vectorised) and the count used."""
+    ``keys`` only, its bootstrap 95% interval (resampling the metrics: scoring.bootstrap_overall) and the count used."""
     groups, categories = load_thresholds()
     ms = [Metric.from_dict({k: m[k] for k in ("task", "item", "name", "group", "unit", "value", "reference",
                                                "source", "status", "reason", "series", "x") if k in m})
@@ -256,18 +256,7 @@ def subset_score(doc: dict[str, Any], keys: set[str], n_boot: int = 1000, seed: 
              if card.per_metric.get(m.key) is not None and groups[m.group].weight > 0]
     if not pairs or not n_boot:
         return card.overall, None, len(pairs)
-    cats = sorted({c for c, _ in pairs})
-    cat_idx = np.array([cats.index(c) for c, _ in pairs])
-    vals = np.array([s for _, s in pairs])
-    w = np.array([float(categories[c].get("weight", 1.0)) for c in cats])
-    idx = np.random.default_rng(seed).integers(0, len(pairs), (n_boot, len(pairs)))
-    onehot = (cat_idx[idx][..., None] == np.arange(len(cats))).astype(float)  # boot x n x cats
-    sums = np.einsum("bn,bnc->bc", vals[idx], onehot)
-    counts = onehot.sum(axis=1)
-    present = counts > 0
-    means = np.divide(sums, counts, out=np.zeros_like(sums), where=present)
-    boots = (means * w * present).sum(axis=1) / (w * present).sum(axis=1)
-    return card.overall, (float(np.percentile(boots, 2.5)), float(np.percentile(boots, 97.5))), len(pairs)
+    return card.overall, bootstrap_overall(pairs, categories, n_boot, seed), len(pairs)
 
 
 def subset_ranking(docs: Sequence[dict[str, Any]], members: Sequence[int], universal: Sequence[int]

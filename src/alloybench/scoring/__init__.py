@@ -89,6 +89,37 @@ def _overall(cat_scores: dict[str, list[float]], categories: dict[str, dict[str,
     return num / den if den else None
 
 
+def category_weighted_mean(values: np.ndarray, cat_idx: np.ndarray, weights: np.ndarray, axis: int = -1) -> np.ndarray:
+    """The overall score of each sample along ``axis``: the mean per category over the categories
+    present in that sample, weighted by the categories' weights (``_overall``, vectorised)."""
+    values, cat_idx = np.moveaxis(values, axis, -1), np.moveaxis(cat_idx, axis, -1)
+    onehot = cat_idx[..., None] == np.arange(len(weights))  # ... x n x categories
+    sums = (values[..., None] * onehot).sum(axis=-2)
+    counts = onehot.sum(axis=-2)
+    present = counts > 0
+    means = np.divide(sums, counts, out=np.zeros_like(sums, dtype=float), where=present)
+    return (means * weights * present).sum(axis=-1) / (weights * present).sum(axis=-1)
+
+
+def bootstrap_overall(scored: list[tuple[str, float]], categories: dict[str, dict[str, Any]], n_boot: int = 1000,
+                      seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap 95% interval of the overall score, resampling the scored metrics
+    ((category, score) pairs) with scipy.stats.bootstrap."""
+    from scipy.stats import bootstrap
+
+    cats = sorted({c for c, _ in scored})
+    values = np.array([v for _, v in scored], dtype=float)
+    cat_idx = np.array([cats.index(c) for c, _ in scored], dtype=float)
+    weights = np.array([float(categories[c].get("weight", 1.0)) for c in cats])
+    if len(values) < 2 or np.all(values == values[0]):  # nothing to resample: the interval is the value
+        v = float(category_weighted_mean(values, cat_idx, weights))
+        return v, v
+    res = bootstrap((values, cat_idx), lambda v, c, axis=-1: category_weighted_mean(v, c, weights, axis),
+                    paired=True, vectorized=True, n_resamples=n_boot, method="percentile",
+                    random_state=np.random.default_rng(seed))
+    return float(res.confidence_interval.low), float(res.confidence_interval.high)
+
+
 def score(metrics: Iterable[Metric], n_boot: int = 1000, seed: int = 0) -> Scorecard:
     groups, categories = load_thresholds()
     metrics = list(metrics)
@@ -118,17 +149,7 @@ def score(metrics: Iterable[Metric], n_boot: int = 1000, seed: int = 0) -> Score
             "score": float(np.mean(ss)) if ss else None, "weight": t.weight,
         }
     overall = _overall(by_cat, categories)
-    ci = None
-    if scored and n_boot:
-        rng = np.random.default_rng(seed)
-        boots = []
-        for _ in range(n_boot):
-            idx = rng.integers(0, len(scored), len(scored))
-            sample: dict[str, list[float]] = defaultdict(list)
-            for i in idx:
-                sample[scored[i][0]].append(scored[i][1])
-            boots.append(_overall(sample, categories))
-        ci = (float(np.percentile(boots, 2.5)), float(np.percentile(boots, 97.5)))
+    ci = bootstrap_overall(scored, categories, n_boot, seed) if scored and n_boot else None
     return Scorecard(
         overall=overall,
         overall_ci=ci,
