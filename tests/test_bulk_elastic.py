@@ -149,3 +149,22 @@ def test_rotation_of_tetragonal_tensor_by_45_degrees():
     assert r[5, 5] == pytest.approx((c11 - c12) / 2)
     assert r[2, 2] == pytest.approx(c33) and r[3, 3] == pytest.approx(c44) and r[0, 2] == pytest.approx(c13)
     assert np.allclose(rotate_stiffness(r, REFERENCE_FRAMES["theta_dprime"].T), c)
+
+
+def test_moduli_and_rotation_agree_with_pymatgens_elastic_tensor():
+    """The Voigt/Reuss/Hill moduli and the tensor rotation are ten lines here rather than a pymatgen
+    dependency of the core package (docs/protocols.md); pymatgen, installed with the chgnet extra,
+    checks them on a random triclinic tensor."""
+    pytest.importorskip("pymatgen.analysis.elasticity")
+    from pymatgen.analysis.elasticity import ElasticTensor
+
+    from alloybench.tasks.elastic import REFERENCE_FRAMES, rotate_stiffness
+
+    a = np.random.default_rng(0).normal(size=(6, 6))
+    c = 30 * a @ a.T + 50 * np.eye(6)  # symmetric positive definite, no symmetry
+    t = ElasticTensor.from_voigt(c)
+    m = moduli(c)
+    theirs = {"K_V": t.k_voigt, "G_V": t.g_voigt, "K_R": t.k_reuss, "G_R": t.g_reuss, "K_H": t.k_vrh, "G_H": t.g_vrh}
+    assert m == pytest.approx(theirs, rel=1e-12)
+    rot = REFERENCE_FRAMES["theta_dprime"]
+    assert np.allclose(rotate_stiffness(c, rot), t.rotate(rot).voigt, rtol=0, atol=1e-10)
