@@ -60,7 +60,19 @@ def _per_structure(structures: list[Atoms], energy: np.ndarray, forces: np.ndarr
             for k in range(len(structures))]
 
 
-class CalculatorBackend:
+class _CallStats:
+    """Batched calls made and their sizes, counted by every backend (for tests and the engine's statistics)."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.batch_sizes: list[int] = []
+
+    def _count(self, structures: list[Atoms]) -> None:
+        self.calls += 1
+        self.batch_sizes.append(len(structures))
+
+
+class CalculatorBackend(_CallStats):
     """One ASE calculator applied to each structure in turn (no batching speed-up)."""
 
     name = "ase-loop"
@@ -68,12 +80,10 @@ class CalculatorBackend:
 
     def __init__(self, make_calculator: Callable[[], Calculator]):
         self._calc = make_calculator()
-        self.calls = 0  # batched calls made (for tests and statistics)
-        self.batch_sizes: list[int] = []
+        super().__init__()
 
     def evaluate(self, structures: list[Atoms]) -> list[Evaluation]:
-        self.calls += 1
-        self.batch_sizes.append(len(structures))
+        self._count(structures)
         out = []
         for atoms in structures:
             a = atoms.copy()
@@ -92,7 +102,7 @@ def _full_to_voigt(s: np.ndarray) -> np.ndarray:
     return np.array([s[..., i, j] for i, j in VOIGT]).T
 
 
-class TorchSimBackend:
+class TorchSimBackend(_CallStats):
     """A torch-sim ``ModelInterface``: all structures in one SimState, one forward call."""
 
     name = "torch-sim"
@@ -102,15 +112,13 @@ class TorchSimBackend:
 
         self.model = model
         self.device = str(model.device)
-        self.calls = 0
-        self.batch_sizes: list[int] = []
+        super().__init__()
 
     def evaluate(self, structures: list[Atoms]) -> list[Evaluation]:
         import torch
         import torch_sim as ts
 
-        self.calls += 1
-        self.batch_sizes.append(len(structures))
+        self._count(structures)
         state = ts.io.atoms_to_state(structures, device=self.model.device, dtype=self.model.dtype)
         out = self.model(state)
         energy = out["energy"].detach().to(torch.float64).cpu().numpy().reshape(-1)
@@ -121,7 +129,7 @@ class TorchSimBackend:
         return _per_structure(structures, energy, forces, stress)
 
 
-class SevenNetBackend:
+class SevenNetBackend(_CallStats):
     """SevenNet checkpoint, structures collated into one sevenn graph batch (no torch-sim)."""
 
     name = "sevenn-batch"
@@ -140,8 +148,7 @@ class SevenNetBackend:
         self.modal = modal
         self.device = str(torch.device(device))
         self.model = model.to(self.device).eval()
-        self.calls = 0
-        self.batch_sizes: list[int] = []
+        super().__init__()
 
     def evaluate(self, structures: list[Atoms]) -> list[Evaluation]:
         import sevenn._keys as KEY
@@ -150,8 +157,7 @@ class SevenNetBackend:
         from sevenn.train.dataload import unlabeled_atoms_to_graph
         from torch_geometric.loader.dataloader import Collater
 
-        self.calls += 1
-        self.batch_sizes.append(len(structures))
+        self._count(structures)
         graphs = []
         for atoms in structures:
             unknown = set(atoms.numbers.tolist()) - set(self.type_map)
@@ -169,7 +175,7 @@ class SevenNetBackend:
         return _per_structure(structures, energy, forces, stress)
 
 
-class CHGNetBackend:
+class CHGNetBackend(_CallStats):
     """CHGNet, structures batched by CHGNet's own ``predict_graph`` (no torch-sim wrapper exists).
 
     Takes the adapter's ``CHGNetCalculator`` so model, device and stress unit are the
@@ -188,8 +194,7 @@ class CHGNetBackend:
         self.stress_weight = float(calculator.stress_weight)  # GPa -> eV/Å^3
         self.graph_workers = _graph_workers() if graph_workers is None else graph_workers
         self._pool = None
-        self.calls = 0
-        self.batch_sizes: list[int] = []
+        super().__init__()
 
     def _graphs(self, structures: list[Atoms]) -> list:
         from pymatgen.io.ase import AseAtomsAdaptor
@@ -220,8 +225,7 @@ class CHGNetBackend:
     def evaluate(self, structures: list[Atoms]) -> list[Evaluation]:
         from ase.stress import full_3x3_to_voigt_6_stress
 
-        self.calls += 1
-        self.batch_sizes.append(len(structures))
+        self._count(structures)
         graphs = [g.to(self.device) for g in self._graphs(structures)]
         preds = self.model.predict_graph(graphs, task="efs", batch_size=len(graphs))
         if isinstance(preds, dict):  # CHGNet unwraps a batch of one
@@ -256,7 +260,7 @@ def _chgnet_graph(structure) -> bytes:
     return pickle.dumps(_POOL_CONVERTER(structure))
 
 
-class MatglBackend:
+class MatglBackend(_CallStats):
     """matgl potentials (M3GNet, TensorNet, CHGNet-matgl): structures collated into one
     PyG ``Batch`` and passed through the adapter's ``Potential`` in one call.
 
@@ -276,16 +280,14 @@ class MatglBackend:
         self.calc = calculator
         self.potential = calculator.potential
         self.device = str(self.potential.data_mean.device)
-        self.calls = 0
-        self.batch_sizes: list[int] = []
+        super().__init__()
 
     def evaluate(self, structures: list[Atoms]) -> list[Evaluation]:
         import torch
         from ase.stress import full_3x3_to_voigt_6_stress
         from torch_geometric.data import Batch
 
-        self.calls += 1
-        self.batch_sizes.append(len(structures))
+        self._count(structures)
         graphs, lattices, states = [], [], []
         for atoms in structures:
             g, lat, state = self.calc._atoms2graph.get_graph(atoms)
@@ -301,7 +303,7 @@ class MatglBackend:
         return _per_structure(structures, energy, forces, voigt)
 
 
-class DeepMDBackend:
+class DeepMDBackend(_CallStats):
     """DeePMD / DPA models: frames evaluated together by ``DeepPot.eval(..., mixed_type=True)``
     (per-frame atom types), smaller frames padded with virtual atoms up to the group's size.
 
@@ -328,12 +330,10 @@ class DeepMDBackend:
             self.device = "cpu"
         self.max_padding, self.pad_atoms = _padding_policy(self.device)
         self.peak_atoms = 0  # atoms of the last call's largest DeepPot.eval (the engine's CPU memory gauge)
-        self.calls = 0
-        self.batch_sizes: list[int] = []
+        super().__init__()
 
     def evaluate(self, structures: list[Atoms]) -> list[Evaluation]:
-        self.calls += 1
-        self.batch_sizes.append(len(structures))
+        self._count(structures)
         for atoms in structures:
             unknown = set(atoms.get_chemical_symbols()) - set(self.type_dict)
             if unknown:
