@@ -330,11 +330,23 @@ def study_cohesive(s: Study, ref: Reference) -> None:
                   point_defects.isolated_atom_job, box=2 * point_defects.ATOM_BOX)})], tier="quick"))
 
 
+def study_misfit_proposal(s: Study, ref: Reference) -> None:
+    """The candidate misfit-2 settings (fixed-cell fmax 1e-3, cell fmax 5e-5), each tightened twofold again."""
+    S = misfit.MisfitSettings
+    fixed = replace(solutes.SOLUTE_RELAX, fmax=1e-3, max_steps=2 * solutes.SOLUTE_RELAX.max_steps)
+    cell = tighter(misfit.CELL_RELAX)
+    base = Variant(lambda: [misfit.MisfitVolumeTask(S(fixed_relax=fixed, cell_relax=cell))])
+    s.compare("misfit_volume", "fixed-cell fmax, from the candidate 1e-3 (eV/Å)", "1e-3", "5e-4", base,
+              Variant(lambda: [misfit.MisfitVolumeTask(S(fixed_relax=tighter(fixed), cell_relax=cell))]))
+    s.compare("misfit_volume", "cell fmax, from the candidate 5e-5 (eV/Å)", "5e-5", "2.5e-5", base,
+              Variant(lambda: [misfit.MisfitVolumeTask(S(fixed_relax=fixed, cell_relax=tighter(cell)))]))
+
+
 STUDIES: dict[str, Callable[[Study, Reference], None]] = {
     "bulk": study_bulk, "elastic": study_elastic, "surfaces": study_surfaces, "stacking_faults": study_stacking_faults,
     "precipitate_gsf": study_precipitate_gsf, "solute_binding": study_solute_binding, "misfit_volume": study_misfit,
     "solute_fault": study_solute_fault, "solution": study_solution, "antisites": study_antisites,
-    "vacancy": study_vacancy, "cohesive": study_cohesive,
+    "vacancy": study_vacancy, "cohesive": study_cohesive, "misfit_proposal": study_misfit_proposal,
 }
 
 
