@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Make .gpu/ft/: what the GPU machine (Python 3.12 with torch, e3nn and torch-geometric; no network)
+# lacks to run `alloybench finetune` on SevenNet: cp312 wheels of sevenn (its wheel ships the
+# SevenNet-0 weights), braceexpand, matscipy, ase, spglib and pydantic.  About 49 MB: move
+# docs/results (45 MB) aside for the call, or the tree is over the 64 MB a call carries.
+#   bash scripts/device-ft-pack.sh                        # here, once
+#   device run: bash .gpu/ft/device.sh FINETUNE-ARGS...    (carry .gpu/ft)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+P=.gpu/ft
+rm -rf "$P" && mkdir -p "$P/whl"
+for p in sevenn braceexpand matscipy ase spglib pydantic pydantic-core annotated-types typing-inspection; do
+  v=$(.venv/bin/pip show "$p" | awk '/^Version/{print $2}')
+  python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+    --platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 --platform manylinux_2_24_x86_64 \
+    --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 -d "$P/whl" "$p==$v"
+done
+cp scripts/device-finetune.sh "$P/device.sh"
+du -sh "$P"
