@@ -25,7 +25,7 @@ case "$FAMILY" in
     W=${ALLOYBENCH_WEIGHTS:-$HOME/.alloybench/weights}
     if [ ! -e "$W/deepmd/DPA3-LAM-2025.3.14-PES/2025-03-14-dpa3-mptrj.pth" ]; then
       TMP=$(mktemp -d)
-      "$ENVPY" -m pip download -q --no-deps --no-binary=:all: "matcalc==0.7.0" -d "$TMP"
+      "$ENVPY" tools/fetch_sdist.py matcalc 0.7.0 "$TMP" >/dev/null  # pip download would build numpy from source
       mkdir -p "$W/deepmd"
       tar xzf "$TMP"/matcalc-*.tar.gz -C "$TMP" --wildcards '*/tests/pes/DPA3-LAM-2025.3.14-PES/*'
       cp -r "$TMP"/matcalc-*/tests/pes/DPA3-LAM-2025.3.14-PES "$W/deepmd/"

