@@ -124,6 +124,18 @@ def test_per_structure_parity_values_are_the_hand_worked_differences_and_not_sco
     assert all(thresholds[x.group].weight == 0.0 for x in m.values() if x.group.endswith("_parity"))
 
 
+def test_parity_items_stay_unique_when_names_repeat(tmp_path):
+    from ase.io import read
+
+    frames = read(tiny_set(tmp_path / "set.extxyz"), ":")
+    for a in frames:
+        a.info["name"] = "same"
+    write(tmp_path / "dup.extxyz", frames, format="extxyz")
+    m, _ = _metrics(tmp_path, tmp_path / "dup.extxyz")
+    items = sorted(k for k, q in m if q == "energy_per_atom")
+    assert items == ["a/0", "a/1", "b/2"]  # one per test structure, by its index
+
+
 def EMT_energy(atoms: Atoms) -> float:
     atoms.calc = EMT()
     return atoms.get_potential_energy()

@@ -147,11 +147,15 @@ def parity_metrics(test, preds, doc, source: str) -> list[Metric]:
     from alloybench.finetune.evaluate import EV_PER_A3_TO_GPA
 
     offsets = doc["energy_offsets_eV_per_atom"]
+    # a structure's item: its frame_id or name where those are unique in the file, else its index
+    ids = [str(f.atoms.info.get("frame_id", f.atoms.info.get("name", ""))) for f in test]
+    if "" in ids or len(set(ids)) < len(ids):
+        ids = [str(i) for i in range(len(test))]
     out: list[Metric] = []
-    for f, p, rec in zip(test, preds, doc["records"]):
+    for f, p, rec, ident in zip(test, preds, doc["records"], ids):
         if rec["failed"]:
             continue
-        item = f"{f.kind}/{f.atoms.info.get('frame_id', f.atoms.info.get('name', ''))}"
+        item = f"{f.kind}/{ident}"
         shift = sum(offsets[s] for s in f.atoms.get_chemical_symbols())
         pairs = [((p["energy"] + shift) / f.natoms, f.energy_eV / f.natoms),
                  (float(np.linalg.norm(p["forces"], axis=1).max()), float(np.linalg.norm(f.forces_eV_per_A, axis=1).max()))]
