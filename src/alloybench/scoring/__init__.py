@@ -107,13 +107,12 @@ def bootstrap_overall(scored: list[tuple[str, float]], categories: dict[str, dic
     ((category, score) pairs) with scipy.stats.bootstrap."""
     from scipy.stats import bootstrap
 
-    cats = sorted({c for c, _ in scored})
     values = np.array([v for _, v in scored], dtype=float)
+    if np.all(values == values[0]):  # one metric, or all equal: nothing to resample, the interval is the value
+        return float(values[0]), float(values[0])
+    cats = sorted({c for c, _ in scored})
     cat_idx = np.array([cats.index(c) for c, _ in scored], dtype=float)
     weights = np.array([float(categories[c].get("weight", 1.0)) for c in cats])
-    if len(values) < 2 or np.all(values == values[0]):  # nothing to resample: the interval is the value
-        v = float(category_weighted_mean(values, cat_idx, weights))
-        return v, v
     res = bootstrap((values, cat_idx), lambda v, c, axis=-1: category_weighted_mean(v, c, weights, axis),
                     paired=True, vectorized=True, n_resamples=n_boot, method="percentile",
                     random_state=np.random.default_rng(seed))
