@@ -12,7 +12,9 @@ GPU workers before CPU ones) are shared between the models running at the same t
 each model keeps a group of them, the workers that already hold it first, so a
 worker loads a model once (``alloybench.engine.dask_worker.EngineCache``) and the
 model's Jobs go where it is loaded (worker restrictions; loose, so that if the whole
-group is gone any capable worker takes them).  A finished model's workers go to
+group is gone any capable worker takes them: distributed does not do that for a task
+already waiting, so :class:`~alloybench.engine.dask_completion.Completion` finds such
+stranded tasks and they are submitted again on the workers alive).  A finished model's workers go to
 the others.
 
 Granularity: on CPU workers with the serial engine, one task per Job (the best
@@ -41,6 +43,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from alloybench.engine.dask_completion import Completion, Stranded
 from alloybench.engine.dask_cluster import ENV_RESOURCE, GPU_RESOURCE, SchedulerOptions, Session, open_session
 from alloybench.engine.dask_worker import ChunkOutcome, ModelEngine, ModelRef, run_chunk
 from alloybench.errors import UserError
@@ -191,7 +194,6 @@ class DaskEngine:
         jobs = list(jobs)
         if not jobs:
             return
-        from distributed import as_completed
 
         client = self.session.client
         by_digest = {j.digest: j for j in jobs}
@@ -217,16 +219,23 @@ class DaskEngine:
             futures = [submit(_Chunk(share), [w]) for share, w in zip(_shares(jobs, len(group)), group)]
         else:
             futures = [submit(_Chunk([j]), group) for j in jobs]
-        ac = as_completed(futures)
+        done = Completion(client, futures)
         try:
-            for fut in ac:
+            for fut, stranded in done:
                 if self._cancel.is_set():
                     raise KeyboardInterrupt
                 chunk = meta.pop(fut)
                 try:
-                    outcome: ChunkOutcome = fut.result()
+                    if stranded:
+                        raise Stranded(fut.key)
+                    outcome: ChunkOutcome = done.result(fut)
                 except UserError:
                     raise
+                except Stranded:  # no worker it may run on is left: again on those alive
+                    self.stats["stranded"] = self.stats.get("stranded", 0) + 1
+                    group, _ = self._group()
+                    done.add(submit(chunk, group))
+                    continue
                 except Exception as exc:  # noqa: BLE001 - sorted below: a death is retried
                     if not _is_death(exc):
                         why = _why(exc)
@@ -244,9 +253,9 @@ class DaskEngine:
                     group, _ = self._group()
                     if len(chunk.jobs) > 1 and chunk.deaths > 1:  # isolate the Job that kills its worker
                         for job in chunk.jobs:
-                            ac.add(submit(_Chunk([job], deaths=chunk.deaths), group))
+                            done.add(submit(_Chunk([job], deaths=chunk.deaths), group))
                     else:
-                        ac.add(submit(chunk, group))
+                        done.add(submit(chunk, group))
                     continue
                 self.placement.held(self.key, outcome.worker)
                 self.stats["workers"].add(outcome.worker)
@@ -258,9 +267,7 @@ class DaskEngine:
                     if job is not None:
                         yield job, result
         finally:
-            left = list(meta)
-            if left:
-                client.cancel(left)
+            done.cancel_pending()
 
     def summary(self) -> dict[str, Any]:
         return {**{k: v for k, v in self.stats.items() if k != "workers"}, "workers": len(self.stats["workers"])}
@@ -297,7 +304,6 @@ def map_jobs(session: Session | SchedulerOptions, fn: Callable[[Any], Any], item
         with open_session(session, {env}) as own:
             yield from map_jobs(own, fn, items, env=env, gpu=gpu, retries=retries, resources=resources, label=label)
         return
-    from distributed import as_completed
 
     limit = session.options.retries if retries is None else retries
     res = dict(resources or {})
@@ -315,17 +321,28 @@ def map_jobs(session: Session | SchedulerOptions, fn: Callable[[Any], Any], item
         meta[fut] = (item, deaths)
         return fut
 
-    ac = as_completed([submit(item, 0) for item in items])
+    done = Completion(client, [submit(item, 0) for item in items])
+
+    def again(item: Any, deaths: int) -> None:
+        nonlocal workers
+        workers = [a for a, w in session.workers().items() if w["env"] == env and (w["gpu"] or not gpu)]
+        done.add(submit(item, deaths))
+
     try:
-        for fut in ac:
+        for fut, stranded in done:
             item, deaths = meta.pop(fut)
             try:
-                value = fut.result()
+                if stranded:
+                    raise Stranded(fut.key)
+                value = done.result(fut)
             except UserError:
                 raise
+            except Stranded:  # its workers are gone and the scheduler will not move it
+                again(item, deaths)
+                continue
             except Exception as exc:  # noqa: BLE001
                 if _is_death(exc) and deaths + 1 <= limit:
-                    ac.add(submit(item, deaths + 1))
+                    again(item, deaths + 1)
                     continue
                 if _is_death(exc):
                     value = TaskFailure("worker", f"crash: the worker died {deaths + 1} times: {_why(exc)}",
@@ -334,8 +351,7 @@ def map_jobs(session: Session | SchedulerOptions, fn: Callable[[Any], Any], item
                     value = TaskFailure("task", _why(exc), attempts=deaths + 1)
             yield item, value
     finally:
-        if meta:
-            client.cancel(list(meta))
+        done.cancel_pending()
 
 
 __all__ = ["DaskEngine", "EngineRecipe", "Placement", "SchedulerOptions", "Session", "TaskFailure", "map_jobs",
