@@ -4,6 +4,9 @@
         each store re-analysed (never computing; elastic left out, its protocol changed) with the old rule (every relaxation above
         fmax fails) and the new (accepted up to 5 x fmax, flagged): failed Jobs, failed and
         flagged metrics, category and overall scores, before -> after
+    python benchmarks/unconverged_policy.py strain-bound [DIR ...]   # default: docs/results/quick/*/
+        elastic included (the quick stores are elastic-2): the general 5 x fmax rule
+        everywhere -> with the scored-strain exception (policy.SCORED_STRAIN_BOUND)
     python benchmarks/unconverged_policy.py evidence
         EMT: solute-pair and vacancy cells in Al relaxed with FIRE and stopped when the
         largest force first falls below F; energy error against the fully relaxed cell
@@ -21,7 +24,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 
-def analyse(directory: Path, accept: bool):
+def analyse(directory: Path, accept: bool, elastic: bool = False):
     from alloybench.models import Model
     from alloybench.reference import load_reference
     from alloybench.report import results_document
@@ -41,7 +44,7 @@ def analyse(directory: Path, accept: bool):
             last = store.runs()[-1]
             info = last["info"]
             # elastic left out: its protocol changed (elastic-2), so a committed store has none of its Jobs
-            tasks = [TASKS[t] for t in info["tasks"] if t in TASKS and t != "elastic"]
+            tasks = [TASKS[t] for t in info["tasks"] if t in TASKS and (elastic or t != "elastic")]
             elements = frozenset(info["elements"]) if info.get("elements") else None
             model = Model(id=last["model"], name=directory.name, family="", elements=elements,
                           make_calculator=lambda: None)
@@ -74,6 +77,36 @@ def stores(dirs: list[Path]) -> None:
                pair(sb["n_failed"], sa["n_failed"], "{}"), str(sa["n_flagged"]), pair(sb["overall"], sa["overall"])]
         row += [pair(sb["categories"].get(c), sa["categories"].get(c)) for c in cats]
         print("| " + " | ".join(row) + " |")
+
+
+def strain_bound(dirs: list[Path]) -> None:
+    from alloybench import policy
+
+    print("| model | failed Jobs | accepted Jobs | failed metrics | flagged metrics | overall | elastic |")
+    print("|---|---|---|---|---|---|---|")
+    for d in dirs:
+        if not ((d / "results.sqlite.gz").exists() or (d / "results.sqlite").exists()):
+            continue
+        keep = policy.SCORED_STRAIN_BOUND
+        policy.SCORED_STRAIN_BOUND = 0.0  # the general rule only
+        try:
+            before, ob = analyse(d, accept=True, elastic=True)
+        finally:
+            policy.SCORED_STRAIN_BOUND = keep
+        after, oa = analyse(d, accept=True, elastic=True)
+        sb, sa = before["score"], after["score"]
+        if (len(ob.failures), len(ob.flagged)) == (len(oa.failures), len(oa.flagged)):
+            continue  # nothing changes for this store
+
+        def pair(x, y, fmt="{:.3f}"):
+            fx = fmt.format(x) if x is not None else "–"
+            fy = fmt.format(y) if y is not None else "–"
+            return fx if fx == fy else f"{fx} → {fy}"
+
+        print(f"| {d.name} | {pair(len(ob.failures), len(oa.failures), '{}')} | "
+              f"{pair(len(ob.flagged), len(oa.flagged), '{}')} | {pair(sb['n_failed'], sa['n_failed'], '{}')} | "
+              f"{pair(sb['n_flagged'], sa['n_flagged'], '{}')} | {pair(sb['overall'], sa['overall'])} | "
+              f"{pair(sb['categories'].get('elastic'), sa['categories'].get('elastic'))} |")
 
 
 def evidence() -> None:
@@ -123,6 +156,8 @@ if __name__ == "__main__":
     what = sys.argv[1] if len(sys.argv) > 1 else "stores"
     if what == "evidence":
         evidence()
+    elif what == "strain-bound":
+        strain_bound([Path(p) for p in sys.argv[2:]] or sorted((REPO / "docs" / "results" / "quick").glob("*/")))
     else:
         dirs = [Path(p) for p in sys.argv[2:]] or sorted((REPO / "docs" / "results" / "standard").glob("*/"))
         stores(dirs)

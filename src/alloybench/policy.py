@@ -15,7 +15,16 @@ Cu3-vacancy cluster in 107-108-atom Al cells, FIRE stopped when the largest forc
 first falls below F): 0.4-0.7 meV at F = 0.01 eV/Å (5 x the solute cells' fmax
 2e-3), against 2-3.5 meV at 0.02 eV/Å and 6-7 meV at 0.05 eV/Å.  So within the
 bound an accepted energy is within 1 meV of its converged value, the
-convergence criterion of docs/protocols.md.  The rule is applied
+convergence criterion of docs/protocols.md.
+
+One exception, measured the same way: the ion relaxations of the scored
+relaxed-ion elastic tensor (the +-0.5 % strain cells, fmax 1e-5) are accepted up to
+``SCORED_STRAIN_BOUND`` (1e-4 eV/Å, 10 x fmax).  A float32 model's forces are noisy
+at 1e-5 (CHGNet's BFGS stops at 2e-5 - 1e-4 on theta and theta-double-prime), and
+docs/protocols.md 14.1 shows what stopping at 1e-4 costs: EMT theta C44 moves by
+0.11 % (BFGS) / 0.32 % (FIRE) and theta-prime's by 0 %, inside the 0.5 % criterion.
+The +-0.1 % cells keep 5 x fmax: their induced forces are five times smaller, and
+at 1e-4 theta C44 moves 0.76 % (BFGS) / 2.5 % (FIRE).  The rule is applied
 when results are read (the store keeps what the engine returned), so it applies
 the same way to old stores; ``alloybench report`` rebuilds with it.
 """
@@ -30,6 +39,7 @@ import numpy as np
 from alloybench.jobs import Job, Result
 
 LOOSE_FACTOR = 5.0
+SCORED_STRAIN_BOUND = 1e-4  # eV/Å: elastic "strain/..." Jobs (the +-0.5 % cells); see the module doc
 ACCEPTED = "accepted unconverged relaxation"
 _LEFT = re.compile(r"largest force left ([0-9.eE+-]+) eV/Å")
 
@@ -52,6 +62,14 @@ def residual_force(job: Job, result: Result) -> float | None:
     return f
 
 
+def bound(job: Job) -> float:
+    """The largest residual force (eV/Å) at which a stopped relaxation of ``job`` is accepted."""
+    b = LOOSE_FACTOR * job.relax.fmax
+    if job.task == "elastic" and job.name.startswith("strain/"):  # elastic.strain_job_name at +-0.5 %
+        b = max(b, SCORED_STRAIN_BOUND)
+    return b
+
+
 def apply(job: Job, result: Result) -> Result:
     """The result as the analysis sees it: an unconverged relaxation within the bound
     becomes usable (ok, ``converged`` False, reason saying so); anything else as it is."""
@@ -60,12 +78,12 @@ def apply(job: Job, result: Result) -> Result:
     if result.energy is None or result.structure is None:
         return result
     left = residual_force(job, result)
-    bound = LOOSE_FACTOR * job.relax.fmax
-    if left is None or not np.isfinite(left) or left > bound:
+    limit = bound(job)
+    if left is None or not np.isfinite(left) or left > limit:
         return result
     return replace(result, ok=True, converged=False,
                    reason=f"{ACCEPTED}: largest force {left:.2g} eV/Å after {result.steps} steps "
-                          f"(fmax {job.relax.fmax:g}; accepted up to {bound:g} eV/Å)")
+                          f"(fmax {job.relax.fmax:g}; accepted up to {limit:g} eV/Å)")
 
 
 def is_accepted(result: Result) -> bool:
