@@ -226,16 +226,11 @@ class DaskEngine:
                     raise KeyboardInterrupt
                 chunk = meta.pop(fut)
                 try:
-                    if stranded:
-                        raise Stranded(fut.key)
-                    outcome: ChunkOutcome = done.result(fut)
+                    outcome: ChunkOutcome | None = None if stranded else done.result(fut)
                 except UserError:
                     raise
-                except Stranded:  # no worker it may run on is left: again on those alive
-                    self.stats["stranded"] = self.stats.get("stranded", 0) + 1
-                    group, _ = self._group()
-                    done.add(submit(chunk, group))
-                    continue
+                except Stranded:  # finished, but its result died with its worker and the recompute is stranded
+                    outcome = None
                 except Exception as exc:  # noqa: BLE001 - sorted below: a death is retried
                     if not _is_death(exc):
                         why = _why(exc)
@@ -256,6 +251,11 @@ class DaskEngine:
                             done.add(submit(_Chunk([job], deaths=chunk.deaths), group))
                     else:
                         done.add(submit(chunk, group))
+                    continue
+                if outcome is None:  # no worker it may run on is left: again on those alive
+                    self.stats["stranded"] = self.stats.get("stranded", 0) + 1
+                    group, _ = self._group()
+                    done.add(submit(chunk, group))
                     continue
                 self.placement.held(self.key, outcome.worker)
                 self.stats["workers"].add(outcome.worker)
@@ -331,13 +331,14 @@ def map_jobs(session: Session | SchedulerOptions, fn: Callable[[Any], Any], item
     try:
         for fut, stranded in done:
             item, deaths = meta.pop(fut)
+            if stranded:  # its workers are gone and the scheduler will not move it
+                again(item, deaths)
+                continue
             try:
-                if stranded:
-                    raise Stranded(fut.key)
                 value = done.result(fut)
             except UserError:
                 raise
-            except Stranded:  # its workers are gone and the scheduler will not move it
+            except Stranded:  # finished, but its result died with its worker and the recompute is stranded
                 again(item, deaths)
                 continue
             except Exception as exc:  # noqa: BLE001

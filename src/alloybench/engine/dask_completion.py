@@ -69,7 +69,7 @@ class Completion:
         self.client = client
         self.check_every = CHECK_EVERY_S if check_every is None else check_every
         self.ac = as_completed(futures)
-        self.pending: set[Any] = set(futures)
+        self.pending: set[Any] = set(futures)  # what the probe asks about (as_completed keeps its set private)
         self._abandoned: set[Any] = set()
         self._last = time.monotonic()
         self._probe_ok = True

@@ -104,6 +104,12 @@ class Task(ABC):
     x_label: str = ""  # what x means on this task's curves (metrics with series and x), with its unit
     curve_reference_note: str = ""  # how curve_references places its points, for the figure's caption
 
+    def acceptance_bound(self, job: Job) -> float | None:
+        """A looser residual-force bound (eV/Å) than policy's 5 x fmax for a stopped relaxation of
+        ``job``, where this task has measured that its numbers stay converged at it; None: the
+        general rule.  Read by policy.bound when results are read, so it never enters a Job digest."""
+        return None
+
     def curve_references(self, metrics: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """DFT points to draw on this task's curves besides the metrics' own references, from metric dicts
         (results.json): ``{"series", "x", "value", "unit", "item", "label"}``.  Default: none."""

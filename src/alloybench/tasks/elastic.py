@@ -38,6 +38,11 @@ ELASTIC_PROTOCOL = "elastic-2"
 STRAIN = 0.005  # the reference's protocol: scored
 SMALL_STRAIN = 0.001  # reported, not scored; the strain-dependence check
 ION_RELAX = Relax(fmax=1e-5, max_steps=1000, cell_mask=None, optimizer="BFGS")
+# A stopped ion relaxation of a scored (+-0.5 %) strain cell is accepted up to this residual force
+# (eV/Å, 10 x fmax): float32 models cannot reach 1e-5 on some precipitates, and stopping at 1e-4
+# moves EMT theta C44 by 0.11 % (BFGS) / 0.32 % (FIRE), inside the 0.5 % criterion (protocols 14.1).
+# The +-0.1 % cells keep the general 5 x fmax: at 1e-4 their theta C44 moves 0.76 % / 2.5 %.
+SCORED_STRAIN_BOUND = 1e-4
 STRAIN_FLAG_GPA = 1.0  # |C(0.5 %) - C(0.1 %)| above max(this, STRAIN_FLAG_REL |C|) flags the value
 STRAIN_FLAG_REL = 0.03
 EV_A3_TO_GPA = 1.0 / units.GPa
@@ -121,6 +126,9 @@ class ElasticTask(Task):
     reference_source = "alcumgzn_pbe: <id>-C_ij, k_voigt, g_voigt"
     tier = "quick"
     protocol = ELASTIC_PROTOCOL
+
+    def acceptance_bound(self, job: Job) -> float | None:
+        return SCORED_STRAIN_BOUND if job.name.startswith("strain/") else None  # strain_job_name at STRAIN
 
     def build(self, ctx: Context, results: Mapping[str, Result]) -> list[Job]:
         jobs: list[Job] = []
