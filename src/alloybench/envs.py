@@ -133,6 +133,17 @@ def _install_swapped(env: Path, pip: list[str], packages: tuple[str, ...], swap:
             _run([*pip, "--force-reinstall", "--no-deps", new], log)
 
 
+def _client_dask_pins() -> list[str]:
+    """dask and distributed pinned to this environment's versions, when it has them: a family
+    environment hosts Dask workers only with the client's exact distributed."""
+    try:
+        import dask
+        import distributed
+    except ImportError:
+        return []
+    return [f"dask=={dask.__version__}", f"distributed=={distributed.__version__}"]
+
+
 def create(family: str, python: str | None = None, force: bool = False, extra: list[str] | None = None,
            log: Callable[[str], None] = print) -> Path:
     """Create (or re-create with ``force``) the environment of ``family``."""
@@ -164,6 +175,9 @@ def create(family: str, python: str | None = None, force: bool = False, extra: l
             _run([*pip, *fam.pip], log)
         if extra:
             _run([*pip, *extra], log)
+        dask_pins = _client_dask_pins()
+        if dask_pins:  # so that `--engine dask` can start this family's workers (env_python_with_dask)
+            _run([*pip, *dask_pins], log)
         if fam.env_fix is not None:  # the family's own repairs (its module says why)
             fam.env_fix(d, log, lambda cmd: _run(cmd, log))
         check = subprocess.run([str(d / "bin" / "python"), "-c", f"import {fam.package}"], capture_output=True,
@@ -177,7 +191,8 @@ def create(family: str, python: str | None = None, force: bool = False, extra: l
                 "python": subprocess.run([str(d / "bin" / "python"), "-c", "import sys; print(sys.version.split()[0])"],
                                          capture_output=True, text=True).stdout.strip(),
                 "packages": {p["name"].lower(): p["version"] for p in json.loads(versions or "[]")},
-                "requested": [*((TORCH,) if fam.torch else ()), alloybench_requirement(), *fam.pip, *(extra or [])]}
+                "requested": [*((TORCH,) if fam.torch else ()), alloybench_requirement(), *fam.pip, *(extra or []),
+                              *dask_pins]}
         (d / MARKER).write_text(json.dumps(info, indent=1))
     except BaseException:
         shutil.rmtree(d, ignore_errors=True)
