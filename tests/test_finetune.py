@@ -205,3 +205,28 @@ def test_cli_bad_input_is_one_line_exit_2(tmp_path, case):
     if case == "no_trainer":  # the trainer check itself, not a later one that emt also fails
         assert "has no trainer" in lines[0], lines[0]
     assert not (tmp_path / "out").exists()
+
+
+def test_curve_only_draws_points_trained_elsewhere_without_their_checkpoints(tmp_path):
+    """A sweep run on another machine comes back without checkpoints (and maybe other settings):
+    --curve-only still draws every point with a provenance on this pool, and none without."""
+    pytest.importorskip("sevenn")
+    from alloybench.cli import app
+    from alloybench.finetune.data import pool_digest, read_pool
+
+    pool = _pool(tmp_path / "pool.extxyz")
+    out = tmp_path / "out"
+    digest = pool_digest(read_pool(pool))
+    for name, pool_d in (("ft-4-0", digest), ("ft-6-0", "another pool")):
+        (out / name).mkdir(parents=True)
+        (out / name / "provenance.json").write_text(json.dumps(
+            {"data": {"pool_digest": pool_d, "kinds_drawn": {"rattled": 2}}, "settings_digest": "elsewhere",
+             "train_wall_seconds": 12.0, "device": "cuda (test)"}))
+    (out / "ft-8-0").mkdir()  # unfinished: no provenance
+    res = CliRunner().invoke(app, ["finetune", "--model", "sevennet-0", "--data", str(pool), "--sizes", "4,6,8",
+                                   "--seeds", "1", "--modes", "finetune", "--no-suite", "--curve-only", "-q",
+                                   "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    points = {r["point"]: r for r in json.loads((out / "learning_curve.json").read_text())["points"]}
+    assert "ft-4-0" in points and points["ft-4-0"]["settings_digest"] == "elsewhere"
+    assert "ft-6-0" not in points and "ft-8-0" not in points

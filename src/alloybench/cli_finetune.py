@@ -55,7 +55,8 @@ def finetune_cmd(
     patience: Optional[int] = typer.Option(None, "--patience", help="override early-stopping patience (epochs)"),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", help="override structures per step"),
     no_suite: bool = typer.Option(False, "--no-suite", help="train (and test errors) only"),
-    curve_only: bool = typer.Option(False, "--curve-only", help="write the curve from finished points; train nothing"),
+    curve_only: bool = typer.Option(False, "--curve-only", help="write the curve from the finished points in OUT (any "
+                                    "settings, checkpoints not needed); train and run nothing"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bars"),
 ) -> None:
     """Fine-tune MODEL on N structures of the pool (stratified by kind, per seed), with its family's
@@ -108,8 +109,8 @@ def finetune_cmd(
                 progress.update(outer, description=f"point {p.name}")
             folder = out_dir / p.name
             if p.mode != "base":
-                if curve_only:
-                    if not ck.finished(folder, sw.settings(p).digest):
+                if curve_only:  # any finished point on this pool: sweeps run elsewhere come back without checkpoints
+                    if not ck.trained_on(folder, sw.digest):
                         if progress:
                             progress.advance(outer)
                         continue

@@ -51,3 +51,10 @@ def finished(folder: Path, settings_digest: str) -> bool:
     if not p or p.get("settings_digest") != settings_digest:
         return False
     return (folder / p.get("checkpoint", "")).is_file() and (folder / MODEL_FILE).is_file()
+
+
+def trained_on(folder: Path, pool_digest: str) -> bool:
+    """A point that finished training on this pool, whatever its settings and whether or not its
+    checkpoint is still beside it: enough to draw it on a curve (its row names its settings digest)."""
+    p = read_provenance(folder)
+    return bool(p) and (p.get("data") or {}).get("pool_digest") == pool_digest
