@@ -230,3 +230,21 @@ def test_curve_only_draws_points_trained_elsewhere_without_their_checkpoints(tmp
     points = {r["point"]: r for r in json.loads((out / "learning_curve.json").read_text())["points"]}
     assert "ft-4-0" in points and points["ft-4-0"]["settings_digest"] == "elsewhere"
     assert "ft-6-0" not in points and "ft-8-0" not in points
+
+
+def test_a_comparison_model_missing_a_task_is_no_target():
+    """DPA3's quick store has no vacancy task: over the curve's six tasks its score is over
+    fewer tasks, so the curve says so and does not use it for finding (a)."""
+    from alloybench.finetune import curve
+
+    pts = [{"mode": "base", "n": 0, "seed": 0, "point": "base", "score": {"overall": 0.6, "categories": {}}},
+           {"mode": "finetune", "n": 5, "seed": 0, "point": "ft-5-0", "score": {"overall": 0.7, "categories": {}}}]
+    meta = {"base_model": "m", "tier": "quick", "tasks": ["bulk", "vacancy"], "pool": "p.extxyz", "pool_size": 9,
+            "pool_digest": "d", "test": None, "test_size": 0}
+    partial = {"name": "partial", "overall": 0.65, "categories": {}, "source": "p", "missing_tasks": ["vacancy"]}
+    full = {"name": "full", "overall": 0.9, "categories": {}, "source": "f", "missing_tasks": []}
+    doc = curve.build(pts, meta, [partial])
+    assert doc["findings"]["best_compare"] is None  # 0.7 > 0.65 would otherwise read "reaches it at N = 5"
+    assert "without vacancy" in curve.markdown(doc)
+    doc = curve.build(pts, meta, [partial, full])
+    assert doc["findings"]["best_compare"]["name"] == "full" and doc["findings"]["n_reaching_best_compare"] is None

@@ -91,7 +91,9 @@ def first_reaching(rows: list[dict[str, Any]], target: float | None) -> int | No
 def findings(doc: dict[str, Any]) -> dict[str, Any]:
     ft = doc["curves"].get("finetune", [])
     sc = doc["curves"].get("scratch", [])
-    best = max((c for c in doc["compare"] if c.get("overall") is not None), key=lambda c: c["overall"], default=None)
+    # a comparison model that lacks one of the curve's tasks is scored over fewer tasks: not a target
+    best = max((c for c in doc["compare"] if c.get("overall") is not None and not c.get("missing_tasks")),
+               key=lambda c: c["overall"], default=None)
     scratch_top = sc[-1] if sc else None
     target_b = scratch_top["overall"]["mean"] if scratch_top and scratch_top["overall"] else None
     return {
@@ -124,7 +126,9 @@ def markdown(doc: dict[str, Any]) -> str:
         lines += [f"Base model (N = 0): overall {_f(b['score']['overall'])}; "
                   + ", ".join(f"{c} {_f(b['score']['categories'].get(c))}" for c in cats), ""]
     for c in doc["compare"]:
-        lines.append(f"Comparison: {c['name']}: overall {_f(c['overall'])} on the same tasks ({c['source']})")
+        where = ("on the same tasks" if not c.get("missing_tasks") else
+                 f"without {', '.join(c['missing_tasks'])} (not in its results: over fewer tasks, not a target)")
+        lines.append(f"Comparison: {c['name']}: overall {_f(c['overall'])} {where} ({c['source']})")
     lines.append("")
     head = ["mode", "N", "seeds", "overall"] + cats + ["test E MAE meV/atom", "test F MAE meV/Å", "test S MAE GPa",
                                                        "untrained-kind F MAE (base) meV/Å", "Δbulk", "Δelastic",
@@ -132,11 +136,13 @@ def markdown(doc: dict[str, Any]) -> str:
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     bt = (b or {}).get("test") or {}
     if b:
-        lines.append("| base | 0 | – | " + _f((b.get("score") or {}).get("overall")) + " | "
-                     + " | ".join(_f((b.get("score") or {}).get("categories", {}).get(c)) for c in cats) + " | "
-                     + " | ".join(_f((bt.get("all") or {}).get(k), 1) for k in
-                                  ("energy_mae_meV_per_atom", "force_mae_meV_per_A", "stress_mae_GPa"))
-                     + " | – | – | – | – | " + str(b.get("device", "")) + " |")
+        score = b.get("score") or {}
+        cells = (["base", "0", "–", _f(score.get("overall"))]
+                 + [_f(score.get("categories", {}).get(c)) for c in cats]
+                 + [_f((bt.get("all") or {}).get(k), 1) for k in
+                    ("energy_mae_meV_per_atom", "force_mae_meV_per_A", "stress_mae_GPa")]
+                 + ["–"] * 4 + [str(b.get("device", ""))])
+        lines.append("| " + " | ".join(cells) + " |")  # one cell per column, also with no categories
     for mode, rows in doc["curves"].items():
         for r in rows:
             unt = r["untrained_force_mae_meV_per_A"]
@@ -198,7 +204,8 @@ def figure(doc: dict[str, Any], path: Path) -> Path | None:
         for i, c in enumerate(doc["compare"]):
             cv = c["overall"] if panel == "overall" else c["categories"].get(panel)
             if cv is not None:
-                ax.axhline(cv, color=f"C{2 + i}", ls=":", lw=1.2, label=c["name"])
+                label = c["name"] + (f" (no {', '.join(c['missing_tasks'])})" if c.get("missing_tasks") else "")
+                ax.axhline(cv, color=f"C{2 + i}", ls=":", lw=1.2, label=label)
         ax.set_xscale("log")
         ns = sorted({max(r["n"], 1) for rows in doc["curves"].values() for r in rows})
         if ns:  # the measured N as plain tick labels (log minor labels collide)
@@ -237,6 +244,8 @@ def load_compare(dirs: list[Path], tasks: list[str]) -> list[dict[str, Any]]:
     for d in dirs:
         doc = load_results(Path(d))
         s = rescore(doc, tasks)
+        have = {m.get("task") for m in doc.get("metrics", [])}
         out.append({"name": doc["model"]["name"], "overall": s["overall"], "categories": s["categories"],
-                    "source": str(Path(d) / "results.json"), "tier": doc["run"].get("tier")})
+                    "source": str(Path(d) / "results.json"), "tier": doc["run"].get("tier"),
+                    "missing_tasks": [t for t in tasks if t not in have]})
     return out
