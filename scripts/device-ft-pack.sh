@@ -29,4 +29,5 @@ os.replace(tmp, src)
 PY
 cp docs/results/quick/sevennet-0/results.sqlite "$P/base.sqlite"
 cp scripts/device-finetune.sh "$P/device.sh"
+cp scripts/device-ft-sweeps.sh "$P/sweeps.sh"
 du -sh "$P"

@@ -248,3 +248,17 @@ def test_a_comparison_model_missing_a_task_is_no_target():
     assert "without vacancy" in curve.markdown(doc)
     doc = curve.build(pts, meta, [partial, full])
     assert doc["findings"]["best_compare"]["name"] == "full" and doc["findings"]["n_reaching_best_compare"] is None
+
+
+def test_a_scratch_only_curve_claims_nothing_about_fine_tuning():
+    """A from-scratch-only sweep (one of several run in parallel) once read "the fine-tuned model
+    does not reach it at any N measured" although it held no fine-tuned point."""
+    from alloybench.finetune import curve
+
+    pts = [{"mode": "scratch", "n": 9, "seed": 0, "point": "scratch-9-0", "score": {"overall": 0.6, "categories": {}}}]
+    meta = {"base_model": "m", "tier": "quick", "tasks": ["bulk"], "pool": "p.extxyz", "pool_size": 9,
+            "pool_digest": "d", "test": None, "test_size": 0}
+    text = curve.markdown(curve.build(pts, meta, []))
+    assert "No fine-tuned point" in text and "does not reach" not in text and "reaches that" not in text
+    pts.append({"mode": "finetune", "n": 5, "seed": 0, "point": "ft-5-0", "score": {"overall": 0.7, "categories": {}}})
+    assert "reaches that at N = 5" in curve.markdown(curve.build(pts, meta, []))

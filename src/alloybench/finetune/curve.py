@@ -102,6 +102,7 @@ def findings(doc: dict[str, Any]) -> dict[str, Any]:
         "scratch_largest_n": scratch_top["n"] if scratch_top else None,
         "scratch_score_at_largest_n": target_b,
         "n_reaching_scratch_at_largest_n": first_reaching(ft, target_b),
+        "finetune_points": len(ft),  # 0: a from-scratch-only sweep, nothing to say about reaching
     }
 
 
@@ -157,13 +158,15 @@ def markdown(doc: dict[str, Any]) -> str:
                 _f(r["train_wall_seconds"], 0), "; ".join(r["devices"])]) + " |")
     fnd = doc["findings"]
     lines += ["", "## Findings", ""]
-    if fnd["best_compare"]:
+    if not fnd.get("finetune_points", 1):
+        lines.append("- No fine-tuned point in this curve: (a) and (b) need the fine-tuned sweep beside it.")
+    elif fnd["best_compare"]:
         n = fnd["n_reaching_best_compare"]
         lines.append(f"- (a) The fine-tuned model reaches {fnd['best_compare']['name']}'s score "
                      f"({fnd['best_compare']['overall']:.3f}) at N = {n}." if n is not None else
                      f"- (a) The fine-tuned model does not reach {fnd['best_compare']['name']}'s score "
                      f"({fnd['best_compare']['overall']:.3f}) at any N measured.")
-    if fnd["scratch_score_at_largest_n"] is not None:
+    if fnd["scratch_score_at_largest_n"] is not None and fnd.get("finetune_points", 1):
         n = fnd["n_reaching_scratch_at_largest_n"]
         lines.append(f"- (b) The from-scratch model scores {fnd['scratch_score_at_largest_n']:.3f} at its largest N "
                      f"({fnd['scratch_largest_n']}); the fine-tuned model reaches that at N = {n}."
