@@ -66,3 +66,23 @@ def test_bad_model_name_is_a_user_error(tmp_path):
     with pytest.raises(UserError, match="unknown model"):
         cost_command("no-such-model", tmp_path, quick=True)
     assert not (tmp_path / "cost.json").exists()
+
+
+def test_a_model_in_its_own_environment_is_measured_by_that_environment(tmp_path):
+    """`alloybench cost` on a family that lives in its own environment (LAMMPS, matgl, DeePMD)
+    runs the measurement with that environment's Python.  Here the 'environment' is this venv
+    itself, so the real subprocess path is exercised without building one."""
+    import dataclasses
+    import sys
+
+    from alloybench.cost import measure_cost_in_env
+    from alloybench.errors import UserError
+    from alloybench.models import resolve
+
+    model = dataclasses.replace(resolve("emt"), env=sys.prefix)
+    doc = measure_cost_in_env(model, "cpu", quick=True)
+    assert [r["n_atoms"] for r in doc["single_point"]] == [32, 108]
+    assert all(r["microseconds_per_atom"] > 0 for r in doc["single_point"]) and doc["model"]["name"] == "emt"
+    bad = dataclasses.replace(model, source="no-such-model", name="no-such-model")
+    with pytest.raises(UserError, match="no-such-model.*failed"):
+        measure_cost_in_env(bad, "cpu", quick=True)

@@ -275,10 +275,14 @@ def cost_command(model_spec: str, out: Path | None = None, quick: bool = False, 
 
     model = resolve(model_spec)  # UserError: unknown model / missing extra
     console = console or Console()
-    kwargs: dict[str, Any] = {"sizes": QUICK_SIZES, "repeats": 3, "warmup": 1, "md_steps": 10, "md_atoms": 108} \
-        if quick else {}
+    kwargs = _quick_kwargs(quick)
     with console.status("measuring cost") as status:
-        doc = measure_cost(model, device=device, progress=lambda m: status.update(f"measuring cost: {m}"), **kwargs)
+        if model.env:  # its calculator only loads in the family's own environment: measure there
+            status.update(f"measuring cost in {model.env}")
+            doc = measure_cost_in_env(model, device, quick)
+        else:
+            doc = measure_cost(model, device=device, progress=lambda m: status.update(f"measuring cost: {m}"),
+                               **kwargs)
     directory = out or Path("alloybench-results") / model.name.replace("/", "_")
     path = directory / "cost.json"
     write_atomic(path, json.dumps(doc, indent=1))
@@ -302,4 +306,63 @@ def cost_command(model_spec: str, out: Path | None = None, quick: bool = False, 
     return doc
 
 
-__all__ = ["al_supercell", "cost_command", "measure_cost", "md_rate", "time_calls"]
+def _quick_kwargs(quick: bool) -> dict[str, Any]:
+    return {"sizes": QUICK_SIZES, "repeats": 3, "warmup": 1, "md_steps": 10, "md_atoms": 108} if quick else {}
+
+
+def measure_cost_in_env(model, device: str | None, quick: bool, timeout: float = 3600.0) -> dict[str, Any]:
+    """:func:`measure_cost` of a model that lives in its family's environment, run by that
+    environment's Python (``python -m alloybench.cost``); the cost document comes back as JSON."""
+    import subprocess
+
+    from alloybench import envs
+    from alloybench.errors import UserError
+
+    cmd = [str(Path(model.env) / "bin" / "python"), "-m", "alloybench.cost", model.source or model.name]
+    if model.weights:
+        cmd += ["--weights", str(model.weights)]
+    if device:
+        cmd += ["--device", device]
+    if quick:
+        cmd.append("--quick")
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=envs.worker_environ())
+    except subprocess.TimeoutExpired:
+        raise UserError(f"model '{model.name}': the cost measurement in {model.env} took over {timeout:.0f} s"
+                        ) from None
+    lines = [ln for ln in p.stdout.splitlines() if ln.startswith("{")]
+    doc = json.loads(lines[-1]) if lines else None
+    if p.returncode != 0 or not isinstance(doc, dict) or doc.get("type") == "error":
+        why = doc.get("message") if isinstance(doc, dict) and doc.get("type") == "error" else \
+            (p.stderr.strip().splitlines() or ["no output"])[-1]
+        raise UserError(f"model '{model.name}': cost measurement in {model.env} failed: {why}")
+    return doc
+
+
+def _main(argv: list[str] | None = None) -> int:
+    """In a family environment: measure one model, print the cost document as one JSON line."""
+    import argparse
+
+    from alloybench.errors import UserError
+    from alloybench.models import resolve
+
+    ap = argparse.ArgumentParser(prog="python -m alloybench.cost")
+    ap.add_argument("source")
+    ap.add_argument("--weights")
+    ap.add_argument("--device")
+    ap.add_argument("--quick", action="store_true")
+    a = ap.parse_args(argv)
+    try:
+        doc = measure_cost(resolve(a.source, a.weights), device=a.device, **_quick_kwargs(a.quick))
+    except UserError as exc:
+        print(json.dumps({"type": "error", "message": str(exc)}))
+        return 2
+    print(json.dumps(doc))
+    return 0
+
+
+__all__ = ["al_supercell", "cost_command", "measure_cost", "measure_cost_in_env", "md_rate", "time_calls"]
+
+
+if __name__ == "__main__":
+    raise SystemExit(_main())
