@@ -505,3 +505,13 @@ def test_models_listing_says_how_checkpoints_load():
     r = cli("models")
     assert r.exit_code == 0
     assert "weights-only" in r.stdout and "trust" in r.stdout
+
+
+def test_every_command_that_loads_a_checkpoint_accepts_the_flag_its_refusal_names():
+    """The untrusted-checkpoint refusal says "pass --trust-checkpoint": run, cost and finetune all
+    load models, so each must accept it (cost did not, and told the user to pass a flag it refused)."""
+    import re
+
+    for command in ("run", "cost", "finetune"):
+        r = cli(command, "--help")
+        assert r.exit_code == 0 and "--trust-checkpoint" in re.sub(r"\x1b\[[0-9;]*m", "", r.stdout), command

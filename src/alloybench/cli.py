@@ -230,12 +230,20 @@ def cost_cmd(
     out_dir: Optional[Path] = typer.Option(None, "--out", "-o", help="write OUT/cost.json"),
     quick: bool = typer.Option(False, "--quick", help="fewer sizes and repeats"),
     device: Optional[str] = typer.Option(None, "--device", help="cpu | cuda (default: cuda when available)"),
+    trust_checkpoint: bool = typer.Option(False, "--trust-checkpoint",
+                                          help="allow a checkpoint that needs full unpickling (it can run code) "
+                                               "from outside the installed packages and $ALLOYBENCH_WEIGHTS"),
 ) -> None:
     """Cost: load time, time per atom per call against cell size, MD steps/s, peak memory."""
+    import os
+
     from alloybench.cost import cost_command
     from alloybench.models import DEFAULT_MODEL
+    from alloybench.models.trust import TRUST_ENV
     from alloybench.validate import check_model_text, check_out_dir
 
+    if trust_checkpoint:  # the refusal tells the user to pass this flag: cost must accept it like run
+        os.environ[TRUST_ENV] = "1"  # a family environment's process inherits it
     try:
         if out_dir is not None:
             check_out_dir(out_dir)
