@@ -86,3 +86,29 @@ def test_a_model_in_its_own_environment_is_measured_by_that_environment(tmp_path
     bad = dataclasses.replace(model, source="no-such-model", name="no-such-model")
     with pytest.raises(UserError, match="no-such-model.*failed"):
         measure_cost_in_env(bad, "cpu", quick=True)
+
+
+def test_cpu_scan_stops_before_a_size_the_host_cannot_hold(emt_model, monkeypatch):
+    """On the CPU running out of memory kills the process (DPA3 once took 22 of 24 GiB), so the
+    scan extrapolates the next size's need from the last one's growth and stops first; MD then
+    runs on the largest size measured, not on the default 256 atoms."""
+    from dataclasses import replace
+
+    import numpy as np
+    from ase.calculators.emt import EMT
+
+    from alloybench import hostmem
+
+    class Hungry(EMT):  # needs 1 MiB per atom during a call, like a model's activations
+        def calculate(self, atoms=None, properties=("energy",), system_changes=()):
+            block = np.ones(len(atoms) * 2**17)
+            super().calculate(atoms, properties, system_changes)
+            del block
+
+    monkeypatch.setattr(hostmem, "available_bytes", lambda: 100 * 2**20)  # 32 MiB fits, 108 does not
+    doc = measure_cost(replace(emt_model, make_calculator=Hungry), sizes=[32, 108, 256], repeats=1, warmup=0,
+                       md_steps=2, md_atoms=256, device="cpu")
+    assert [r["n_atoms"] for r in doc["single_point"]] == [32]
+    assert doc["single_point"][0]["rss_growth_mib"] >= 30
+    assert "108 atoms would need about" in doc["stopped"] and "GiB available" in doc["stopped"]
+    assert doc["md"]["n_atoms"] == 32

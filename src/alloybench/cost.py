@@ -96,6 +96,24 @@ def _resolved_device(model, device: str | None) -> str:
     return device_for(model.family, device)  # a CPU-only family's codes compute on the CPU
 
 
+def _cpu_memory_stop(rows: list[dict[str, Any]], n: int, margin: float = 0.8) -> str | None:
+    """Why the scan must not try ``n`` atoms on the CPU, or None.  There running out of memory
+    is no exception but the kernel killing the process (DPA3 held 22 GiB at 256-500 atoms on a
+    24 GiB host), so the next size's need is extrapolated from the last one's growth per atom
+    (call memory grows about linearly with atoms) and compared with what the host can give."""
+    from alloybench import hostmem
+
+    last = rows[-1] if rows else None
+    avail = hostmem.available_bytes()
+    if last is None or avail is None or last.get("rss_growth_mib") is None:
+        return None
+    need = last["rss_growth_mib"] * 2**20 / last["n_atoms"] * n
+    if need <= margin * avail:
+        return None
+    return (f"{n} atoms would need about {need / 2**30:.1f} GiB (from {last['rss_growth_mib']:.0f} MiB at "
+            f"{last['n_atoms']} atoms), {avail / 2**30:.1f} GiB available")
+
+
 def time_calls(calc, atoms: Atoms, repeats: int, warmup: int, device: str = "cpu") -> list[float]:
     """Wall seconds of ``repeats`` energy+forces+stress calls after ``warmup`` untimed ones.
     Positions move by 1e-4 Å between calls so that no calculator can answer from a cache."""
@@ -164,6 +182,8 @@ def measure_cost(model, sizes: list[int] | tuple[int, ...] | None = None, repeat
     ``sizes``: atom counts of fcc Al supercells (4 n^3); default 32..500 on CPU and
     32..70k on CUDA (stopping at the first out-of-memory).  ``md_steps`` 0 skips MD.
     ``progress(message)`` is called before each measurement when given."""
+    from alloybench import hostmem
+
     if repeats < 1 or warmup < 0:
         raise ValueError("repeats >= 1 and warmup >= 0")
     dev = _resolved_device(model, device)
@@ -186,6 +206,11 @@ def measure_cost(model, sizes: list[int] | tuple[int, ...] | None = None, repeat
         atoms = al_supercell(n)
         if cuda and torch is not None:
             torch.cuda.reset_peak_memory_stats()
+        if not cuda and (why := _cpu_memory_stop(rows, n)):
+            stopped = why
+            break
+        rss_before = hostmem.rss_bytes()
+        hostmem.restart_peak()
         try:
             times = time_calls(calc, atoms, repeats, warmup, dev)
         except Exception as exc:
@@ -202,6 +227,8 @@ def measure_cost(model, sizes: list[int] | tuple[int, ...] | None = None, repeat
                "repeats": repeats, "warmup": warmup}
         if cuda and torch is not None:
             row["gpu_peak_mib"] = torch.cuda.max_memory_allocated() / 2**20
+        elif rss_before is not None and (peak := hostmem.peak_bytes()) is not None:
+            row["rss_growth_mib"] = max(0, peak - rss_before) / 2**20  # what one call at this size needs
         rows.append(row)
         largest = n
         if med > max_call_seconds:
@@ -211,6 +238,8 @@ def measure_cost(model, sizes: list[int] | tuple[int, ...] | None = None, repeat
     md = None
     if md_steps > 0:
         n_md = min([s for s in (32, 108, 256, 500, 864, 2048) if s >= md_atoms] or [md_atoms])
+        if stopped and largest is not None and n_md > largest:  # the scan stopped below it (memory, time)
+            n_md = largest
         say(f"MD on {n_md} atoms")
         try:
             md = md_rate(calc, al_supercell(n_md, rattle=0.0), md_steps)
