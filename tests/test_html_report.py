@@ -210,6 +210,23 @@ def test_cost_on_one_footing(site):
     assert set(f.points) == {0, 1, 2} and set(f.elsewhere) == {3} and f.missing == [4]
 
 
+def test_cost_footing_compares_every_model_at_one_cell_size(site):
+    """Per-atom cost depends on the cell (on a CPU it grows with it): a model whose scan stopped
+    at 500 atoms (memory) is compared with the others at 500, not their 4000."""
+    from alloybench.report.costs import footing
+
+    _, docs = site
+    docs = copy.deepcopy(docs)
+    assert footing(docs).n_atoms == 4000 and {p.n_atoms for p in footing(docs).points.values()} == {4000}
+    docs[0]["cost"]["single_point"] = docs[0]["cost"]["single_point"][:2]  # 256 and 500 only
+    f = footing(docs)
+    assert f.n_atoms == 500 and {p.n_atoms for p in f.points.values()} == {500}
+    assert f.points[1].us_per_atom_step == docs[1]["cost"]["single_point"][1]["microseconds_per_atom"]
+    from alloybench.report import markdown
+
+    assert "at the 500-atom cell (the largest every compared model measured)" in markdown(docs)
+
+
 def test_engine_seconds_are_plain_numbers(site):
     index, docs = site
     page = sorted((index.parent / "models").glob("*.html"))[0].read_text(encoding="utf-8")

@@ -5,8 +5,9 @@ much of it came from a resumed store: it stays in the tables with its device but
 never plotted against accuracy.  The accuracy-vs-cost plot uses the cost document
 that ``alloybench cost`` writes (``doc["cost"]``, or DIR/cost.json beside
 results.json): the median time of one energy+forces+stress call divided by the
-atoms in the cell (µs per atom per step) on fcc Al, at the largest cell measured,
-and the peak memory.  Points are compared only when measured on one machine
+atoms in the cell (µs per atom per step) on fcc Al, at the largest cell that every
+compared model measured (per-atom cost depends on the cell: on a CPU it grows with it,
+on a GPU it falls), and the peak memory.  Points are compared only when measured on one machine
 (:func:`footing`): the host most of the cost documents come from.  Models without
 a cost document, or measured elsewhere, are listed as such.
 """
@@ -38,10 +39,17 @@ class CostPoint:
         return f"{self.device_name or self.device}"
 
 
-def cost_point(doc: dict[str, Any]) -> CostPoint | None:
-    """The cost figure of one results document, or None when it has no usable cost document."""
+def _rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    return [r for r in (doc.get("cost") or {}).get("single_point") or [] if r.get("microseconds_per_atom")]
+
+
+def cost_point(doc: dict[str, Any], n_atoms: int | None = None) -> CostPoint | None:
+    """The cost figure of one results document at ``n_atoms`` (default: its largest cell measured),
+    or None when it has no usable cost document or no row at that size."""
     c = doc.get("cost") or {}
-    rows = [r for r in c.get("single_point") or [] if r.get("microseconds_per_atom")]
+    rows = _rows(doc)
+    if n_atoms is not None:
+        rows = [r for r in rows if r["n_atoms"] == n_atoms]
     if not rows:
         return None
     best = max(rows, key=lambda r: r["n_atoms"])
@@ -66,6 +74,7 @@ class Footing:
     points: dict[int, CostPoint]  # document index -> point on that machine
     elsewhere: dict[int, CostPoint]  # measured, but on another machine
     missing: list[int]  # no cost document
+    n_atoms: int | None = None  # the one cell size every point on that machine is taken at (None: each its largest)
 
 
 def footing(docs: Sequence[dict[str, Any]]) -> Footing:
@@ -74,8 +83,13 @@ def footing(docs: Sequence[dict[str, Any]]) -> Footing:
     if not pts:
         return Footing(None, {}, {}, missing)
     host = Counter(p.host for p in pts.values()).most_common(1)[0][0]
-    return Footing(host, {i: p for i, p in pts.items() if p.host == host},
-                   {i: p for i, p in pts.items() if p.host != host}, missing)
+    here = {i: p for i, p in pts.items() if p.host == host}
+    # one cell size for every compared model: the largest that all of them measured
+    common = set.intersection(*({r["n_atoms"] for r in _rows(docs[i])} for i in here))
+    n = max(common) if common else None
+    if n is not None:
+        here = {i: cost_point(docs[i], n) for i in here}
+    return Footing(host, here, {i: p for i, p in pts.items() if p.host != host}, missing, n)
 
 
 def run_seconds(doc: dict[str, Any]) -> tuple[float | None, int | None]:

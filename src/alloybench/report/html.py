@@ -267,7 +267,9 @@ def _index_context(docs, pages, mb, verdicts, cov, table: Rows, result_dirs: Seq
     if pareto is not None:
         pareto.caption = (f"Overall score (bars: bootstrap 95% CI) against the alloybench cost figure, all measured "
                           f"on one machine ({foot.host}); dashed: Pareto front (no model both cheaper and better). "
-                          "Left: µs per atom per energy+forces+stress call on fcc Al at the largest cell measured; "
+                          "Left: µs per atom per energy+forces+stress call on fcc Al at "
+                          + (f"the {foot.n_atoms}-atom cell (the largest every plotted model measured); "
+                             if foot.n_atoms else "each model's largest cell measured; ") +
                           "right: peak memory (GPU allocated on CUDA, else RSS).")
         charts.append(pareto)
     from alloybench.tasks.dataset import ERROR_GROUPS

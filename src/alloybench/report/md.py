@@ -204,8 +204,10 @@ def markdown(docs: list[dict[str, Any]]) -> str:
     foot = footing(docs)
     lines += ["## Cost on one footing (`alloybench cost`)", ""]
     if foot.points:
+        at = (f"the {foot.n_atoms}-atom cell (the largest every compared model measured)" if foot.n_atoms
+              else "each model's largest cell measured (no cell size common to all)")
         lines += [f"Measured on one machine: {_escape_md(foot.host)}. µs/atom/step: one energy+forces+stress call on "
-                  "fcc Al at the largest cell measured, divided by its atoms.", ""]
+                  f"fcc Al at {at}, divided by its atoms.", ""]
     missing = [docs[i]["model"]["name"] for i in foot.missing]
     if missing:
         lines += [f"No `alloybench cost` figure for {len(missing)} of {len(docs)} models ("
