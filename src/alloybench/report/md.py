@@ -216,18 +216,21 @@ def markdown(docs: list[dict[str, Any]]) -> str:
     if foot.elsewhere:
         lines += ["Measured on another machine (not compared): " + ", ".join(
             f"{_escape_md(docs[i]['model']['name'])} ({_escape_md(p.host)})" for i, p in foot.elsewhere.items()), ""]
-    costed = [d for d in docs if d.get("cost")]
+    costed = [(i, d) for i, d in enumerate(docs) if d.get("cost")]
     if costed:
+        at = f"µs/atom/call at {foot.n_atoms} atoms (compared)" if foot.n_atoms else "µs/atom/call (compared)"
         lines += ["## Cost per call (`alloybench cost`)", "",
-                  "| model | device | threads | load s | largest cell | µs/atom/call there | MD steps/s (atoms) | peak RSS MiB |",
-                  "|---|---|---|---|---|---|---|---|"]
-        for d in costed:
+                  f"| model | device | threads | load s | {at} | largest cell | µs/atom/call there | MD steps/s (atoms) "
+                  "| peak RSS MiB |", "|---|---|---|---|---|---|---|---|---|"]
+        for i, d in costed:
             c = d["cost"]
             sp = (c.get("single_point") or [{}])[-1]
             md = c.get("md") or {}
+            p = foot.points.get(i)
             lines.append(f"| {_escape_md(d['model']['name'])} | {_escape_md(c.get('device_name') or c.get('device', ''))} | "
-                         f"{c.get('threads', '')} | {_fmt(c.get('load_seconds'), 2)} | {sp.get('n_atoms', '–')} | "
-                         f"{_fmt(sp.get('microseconds_per_atom'), 1)} | {_fmt(md.get('steps_per_second'), 1)} "
+                         f"{c.get('threads', '')} | {seconds(c.get('load_seconds'), 2)} | "
+                         f"{seconds(p.us_per_atom_step if p else None, 1)} | {sp.get('n_atoms', '–')} | "
+                         f"{seconds(sp.get('microseconds_per_atom'), 1)} | {seconds(md.get('steps_per_second'), 2)} "
                          f"({md.get('n_atoms', '–')}) | {seconds((c.get('memory') or {}).get('rss_peak_mib'), 0)} |")
         lines.append("")
     for d in docs:
