@@ -210,6 +210,25 @@ def test_cost_on_one_footing(site):
     assert set(f.points) == {0, 1, 2} and set(f.elsewhere) == {3} and f.missing == [4]
 
 
+def test_pareto_front_holds_universal_models_only(site):
+    """An Al-only EAM scored on 33 metrics once sat on the accuracy-vs-cost front beside models
+    scored on 417: subsystem models are drawn hollow and are never part of the front."""
+    index, docs = site
+    docs = copy.deepcopy(docs)
+    for d in docs:
+        d["cost"] = d.get("cost") or make_cost(1.0, 50.0)  # the subsystem model is the cheapest of all
+    from alloybench.report.costs import footing
+    from alloybench.report.figures import pareto_chart
+
+    chart = pareto_chart(docs, footing(docs))
+    rows = chart.extra
+    sub = {r["model"] for r in rows if r["kind"] == "model" and not r["universal"]}
+    assert sub == {d["model"]["name"] for d in docs[UNIVERSAL:]} and sub
+    front = {r["model"] for r in rows if r["kind"] == "front"}
+    assert front and not front & sub
+    assert all(r["scope"].startswith("subsystem") for r in rows if r["kind"] == "model" and r["model"] in sub)
+
+
 def test_cost_footing_compares_every_model_at_one_cell_size(site):
     """Per-atom cost depends on the cell (on a CPU it grows with it): a model whose scan stopped
     at 500 atoms (memory) is compared with the others at 500, not their 4000."""

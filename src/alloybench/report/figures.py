@@ -301,20 +301,25 @@ def pareto_chart(docs: Sequence[dict[str, Any]], foot: Footing) -> Chart | None:
     """Overall score against µs/atom/step and against memory, for the models measured on one machine."""
     if not foot.points:
         return None
+    from alloybench.report.fitness import elements_of, scopes
+
     models = [str(d["model"]["name"]) for d in docs]
+    universal = set(scopes(docs)[0])
     pts = []
     for i, p in foot.points.items():
         s = docs[i]["score"]
+        # a subsystem model's score is over its own elements' metrics only: drawn hollow, never on the front
+        scope = "Al–Cu–Mg–Zn" if i in universal else "subsystem " + "–".join(elements_of(docs[i]))
         ci = s.get("overall_ci95") or [s.get("overall"), s.get("overall")]
         for panel, x, unit in (("time", p.us_per_atom_step, "µs/atom/step"), ("memory", p.memory_mib, "MiB")):
             if x is None or s.get("overall") is None or x <= 0:
                 continue
             pts.append({"model": models[i], "panel": panel, "x": x, "score": s["overall"], "lo": ci[0], "hi": ci[1],
                         "device": p.label, "atoms": p.n_atoms, "memory": p.memory_kind, "unit": unit,
-                        "kind": "model"})
+                        "kind": "model", "scope": scope, "universal": i in universal})
     front = []
     for panel in ("time", "memory"):
-        mine = [q for q in pts if q["panel"] == panel]
+        mine = [q for q in pts if q["panel"] == panel and q["universal"]]
         front += [{**mine[k], "kind": "front"} for _, _, k in pareto_front([(q["x"], q["score"], k)
                                                                              for k, q in enumerate(mine)])]
     colour_enc = {"field": "model", "type": "nominal", "scale": _model_scale(models),
@@ -334,10 +339,14 @@ def pareto_chart(docs: Sequence[dict[str, Any]], foot: Footing) -> Chart | None:
                                                     "y2": {"field": "hi"}, "color": colour_enc, "opacity": OPACITY}},
             {"params": _legend_params() if which == "time" else [],
              "transform": [only, {"filter": "datum.kind === 'model'"}, NOT_HIDDEN],
-             "mark": {"type": "point", "filled": True, "size": 70},
+             "mark": {"type": "point", "size": 70, "strokeWidth": 1.5},
              "encoding": {"x": x, "y": y, "color": colour_enc, "opacity": OPACITY,
+                          "fill": {"condition": {"test": "datum.universal", "field": "model", "type": "nominal",
+                                                 "scale": _model_scale(models)},  # shares colour's legend
+                                   "value": "white"},
                           "shape": {"field": "model", "type": "nominal", "scale": _shape_scale(models)},
-                          "tooltip": [{"field": "model"}, {"field": "x", "title": title, "format": ".4~g"},
+                          "tooltip": [{"field": "model"}, {"field": "scope", "title": "scored on"},
+                                      {"field": "x", "title": title, "format": ".4~g"},
                                       {"field": "score", "format": ".3f"}, {"field": "device"},
                                       {"field": "atoms", "title": "cell (atoms)"}, {"field": "memory"}]}},
         ]}

@@ -266,7 +266,9 @@ def _index_context(docs, pages, mb, verdicts, cov, table: Rows, result_dirs: Seq
     pareto = pareto_chart(docs, foot)
     if pareto is not None:
         pareto.caption = (f"Overall score (bars: bootstrap 95% CI) against the alloybench cost figure, all measured "
-                          f"on one machine ({foot.host}); dashed: Pareto front (no model both cheaper and better). "
+                          f"on one machine ({foot.host}); dashed: Pareto front of the universal models (no model both "
+                          "cheaper and better); hollow: subsystem models, scored on their own elements only, so "
+                          "not comparable and not on the front. "
                           "Left: µs per atom per energy+forces+stress call on fcc Al at "
                           + (f"the {foot.n_atoms}-atom cell (the largest every plotted model measured); "
                              if foot.n_atoms else "each model's largest cell measured; ") +
