@@ -209,6 +209,9 @@ def measure_cost(model, sizes: list[int] | tuple[int, ...] | None = None, repeat
         if not cuda and (why := _cpu_memory_stop(rows, n)):
             stopped = why
             break
+        # hand freed heap back first: else this size's arrays reuse memory already resident and the
+        # growth (what the next size is extrapolated from) reads near zero
+        hostmem.release_free_heap()
         rss_before = hostmem.rss_bytes()
         hostmem.restart_peak()
         try:
