@@ -262,3 +262,15 @@ def test_a_scratch_only_curve_claims_nothing_about_fine_tuning():
     assert "No fine-tuned point" in text and "does not reach" not in text and "reaches that" not in text
     pts.append({"mode": "finetune", "n": 5, "seed": 0, "point": "ft-5-0", "score": {"overall": 0.7, "categories": {}}})
     assert "reaches that at N = 5" in curve.markdown(curve.build(pts, meta, []))
+
+
+def test_curve_header_names_a_task_choice_as_tasks_not_as_the_tier():
+    """A curve run with --tasks (the quick tier plus solute binding) was headed "quick tier: ...",
+    although solute binding is a standard-tier task."""
+    from alloybench.finetune.curve import _suite_label
+    from alloybench.tasks import tasks_for_tier
+
+    quick = [t.name for t in tasks_for_tier("quick")]
+    assert _suite_label("quick", quick).startswith("quick tier: bulk")
+    assert _suite_label("quick", quick + ["solute_binding"]).startswith("tasks: bulk")
+    assert _suite_label("old-tier", ["bulk"]) == "tasks: bulk"

@@ -116,9 +116,20 @@ def _f(x: Any, d: int = 3) -> str:
     return f"{x:.{d}f}" if isinstance(x, float) else str(x)
 
 
+def _suite_label(tier: str, tasks: list[str]) -> str:
+    """'quick tier: a, b' when the tasks are the tier's, else 'tasks: a, b' (a --tasks choice)."""
+    from alloybench.tasks import tasks_for_tier
+
+    try:
+        own = [t.name for t in tasks_for_tier(tier)]
+    except ValueError:  # an unknown tier in an old curve file: say only what was run
+        own = None
+    return f"{tier} tier: {', '.join(tasks)}" if own == list(tasks) else f"tasks: {', '.join(tasks)}"
+
+
 def markdown(doc: dict[str, Any]) -> str:
     cats = doc["categories"]
-    lines = [f"# Learning curve: {doc['base_model']} ({doc['tier']} tier: {', '.join(doc['tasks'])})", "",
+    lines = [f"# Learning curve: {doc['base_model']} ({_suite_label(doc['tier'], doc['tasks'])})", "",
              f"Pool {doc['pool']} ({doc['pool_size']} structures, digest {doc['pool_digest']}); "
              f"test {doc.get('test') or '–'} ({doc.get('test_size') or 0} structures). "
              "Scores: mean over seeds (min–max).", ""]
