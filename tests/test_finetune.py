@@ -274,3 +274,21 @@ def test_curve_header_names_a_task_choice_as_tasks_not_as_the_tier():
     assert _suite_label("quick", quick).startswith("quick tier: bulk")
     assert _suite_label("quick", quick + ["solute_binding"]).startswith("tasks: bulk")
     assert _suite_label("old-tier", ["bulk"]) == "tasks: bulk"
+
+
+def test_default_sizes_stop_at_the_pool(tmp_path):
+    """The default --sizes (up to 200) failed on the packaged 138-structure pool ("N=200 is larger
+    than the pool"); by default the sizes the pool can give are drawn, then the whole pool."""
+    from alloybench.cli_finetune import default_sizes
+
+    assert default_sizes(138) == [0, 5, 10, 20, 50, 100, 138]
+    assert default_sizes(9) == [0, 5, 9] and default_sizes(200) == [0, 5, 10, 20, 50, 100, 200]
+    from typer.testing import CliRunner
+
+    from alloybench.cli import app
+
+    pool = Path(__file__).resolve().parents[1] / "src/alloybench/dft/data/train.extxyz.gz"
+    res = CliRunner().invoke(app, ["finetune", "--model", "sevennet-0", "--data", str(pool), "--seeds", "1",
+                                   "--modes", "finetune", "--no-suite", "--curve-only", "-q", "--out", str(tmp_path)])
+    assert res.exit_code == 0, res.output  # nothing trained: an empty curve over 0, 5, ..., 100, 138
+    assert json.loads((tmp_path / "learning_curve.json").read_text())["sizes"] == [0, 5, 10, 20, 50, 100, 138]

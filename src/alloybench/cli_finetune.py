@@ -21,6 +21,15 @@ _err = Console(stderr=True)
 _out = Console(width=None if sys.stdout.isatty() else 160)
 
 
+DEFAULT_SIZES = "0,5,10,20,50,100,200"
+
+
+def default_sizes(pool_n: int) -> list[int]:
+    """The default N values that the pool can give, then the whole pool: on a 138-structure pool
+    0, 5, 10, 20, 50, 100, 138.  (An N the user asks for above the pool stays an error.)"""
+    return sorted({n for n in _ints(DEFAULT_SIZES, "sizes") if n < pool_n} | {pool_n})
+
+
 def _sizes(text: str, what: str, pool_n: int) -> list[int]:
     """--sizes / --scratch-sizes: integers, or 'pool' for the whole pool."""
     return [pool_n if x.strip() == "pool" else _ints(x, what)[0] for x in text.split(",") if x.strip()]
@@ -40,7 +49,8 @@ def finetune_cmd(
     model: str = typer.Option("sevennet-0", "--model", "-m", help="the foundation model to fine-tune (registry name or path)"),
     data: Path = typer.Option(..., "--data", help="labelled training pool (extxyz: energy, forces, stress; info 'kind')"),
     test: Optional[Path] = typer.Option(None, "--test", help="labelled test split (extxyz) for energy/force/stress errors"),
-    sizes: str = typer.Option("0,5,10,20,50,100,200", "--sizes", help="N values, comma-separated ('pool' = the whole pool)"),
+    sizes: Optional[str] = typer.Option(None, "--sizes", help="N values, comma-separated ('pool' = the whole pool; "
+                                        f"default {DEFAULT_SIZES} up to the pool's size, then the pool)"),
     seeds: int = typer.Option(3, "--seeds", help="draws per N (seeds 0..SEEDS-1, from --seed-start)"),
     seed_start: int = typer.Option(0, "--seed-start", help="first seed (to split a sweep over processes)"),
     modes: str = typer.Option("finetune,scratch", "--modes", help="finetune and/or scratch (the from-scratch twin)"),
@@ -92,7 +102,7 @@ def finetune_cmd(
         overrides = {"lr": lr, "max_epochs": epochs, "patience_epochs": patience, "batch_size": batch_size}
         sw = Sweep(model, data, out_dir, tier, selected, test_path=test, engine=engine, overrides=overrides,
                    quiet=quiet, console=_err)
-        size_list = _sizes(sizes, "sizes", len(sw.pool))
+        size_list = _sizes(sizes, "sizes", len(sw.pool)) if sizes else default_sizes(len(sw.pool))
         scratch_list = _sizes(scratch_sizes, "scratch-sizes", len(sw.pool)) if scratch_sizes else None
         sw.check_sizes(size_list + (scratch_list or []))
         compare_docs = curve.load_compare(list(compare or []), [t.name for t in selected])
