@@ -38,12 +38,16 @@ class CountingCalls:
         self.calc.calculate = self._orig
 
 
-def vacancy_cell(sites: int, a: float) -> "Atoms":  # noqa: F821
+def vacancy_cell(sites: int, a: float, solute: str | None = None) -> "Atoms":  # noqa: F821
+    """Al cell with a vacancy at site 0, or with ``solute`` there (the solute-binding task's cells)."""
     n = round((sites / 4) ** (1 / 3))
     if 4 * n**3 != sites:
         raise SystemExit(f"--sites must be 4 n^3 (32, 108, 256, 500), not {sites}")
     atoms = bulk("Al", "fcc", a=a, cubic=True).repeat((n, n, n))
-    del atoms[0]
+    if solute:
+        atoms[0].symbol = solute
+    else:
+        del atoms[0]
     rng = np.random.default_rng(0)  # break the symmetry a little, as a rattled start would
     atoms.positions += rng.normal(0, 0.01, atoms.positions.shape)
     return atoms
@@ -79,15 +83,17 @@ def main() -> None:
     ap.add_argument("--fmax", type=float, default=2e-3)
     ap.add_argument("--max-steps", type=int, default=1000)
     ap.add_argument("--optimizers", default="FIRE,BFGS,LBFGS,PreconLBFGS")
+    ap.add_argument("--solute", help="an element at site 0 instead of a vacancy (e.g. Cu)")
     a = ap.parse_args()
     from alloybench.models import resolve
 
     model = resolve(a.model)
     calc = model.calculator("cpu") if hasattr(model, "calculator") else model.make_calculator()
-    start = vacancy_cell(a.sites, a.a)
+    start = vacancy_cell(a.sites, a.a, a.solute)
     rows = [relax(lambda: calc, start, name, a.fmax, a.max_steps) for name in a.optimizers.split(",")]
     e_ref = min(r["energy"] for r in rows)
-    print(f"{a.model}, Al {a.sites}-site cell with one vacancy ({len(start)} atoms), a = {a.a} Å, "
+    defect = f"one {a.solute} solute" if a.solute else "one vacancy"
+    print(f"{a.model}, Al {a.sites}-site cell with {defect} ({len(start)} atoms), a = {a.a} Å, "
           f"fmax {a.fmax} eV/Å, fixed cell")
     print("| optimiser | steps | force calls | wall s | converged | max |F| left eV/Å | E − lowest meV |")
     print("|---|---|---|---|---|---|---|")
