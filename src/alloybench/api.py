@@ -130,7 +130,6 @@ def benchmark(model: str | None = None, tier: str = "quick", tasks: str | list[s
     Returns the Results (``.clean`` is False when some Jobs failed or are missing: the
     report says which).  Raises UserError for a user's mistake (nothing written) and
     RunInterrupted on Ctrl-C (finished Jobs stored)."""
-    import os
     from dataclasses import asdict, replace
 
     from alloybench import provenance
@@ -139,7 +138,7 @@ def benchmark(model: str | None = None, tier: str = "quick", tasks: str | list[s
     from alloybench.engine.subprocess import engine_for
     from alloybench.models import DEFAULT_MODEL, resolve
     from alloybench.models.families import device_for
-    from alloybench.models.trust import TRUST_ENV
+    from alloybench.models.trust import trust_checkpoints
     from alloybench.reference import load_reference
     from alloybench.report import write_atomic, write_results
     from alloybench.runner import run_tasks
@@ -151,7 +150,7 @@ def benchmark(model: str | None = None, tier: str = "quick", tasks: str | list[s
     engine_name = _check_choice(engine, ENGINES, "engine")
     out_dir = Path(out) if out is not None else None
     if trust_checkpoint:
-        os.environ[TRUST_ENV] = "1"  # workers inherit it
+        trust_checkpoints()  # workers inherit it
     runner = None
     try:
         spec = DEFAULT_MODEL if model is None else check_model_text(model)

@@ -10,7 +10,7 @@ from typing import Any, Optional
 import typer
 from rich.table import Table
 
-from alloybench.cli_common import err, fail, one_line, out
+from alloybench.cli_common import err, fail, one_line, out, trust_checkpoint_option
 from alloybench.cli_dft import dft_app
 from alloybench.cli_env import env_app
 from alloybench.cli_finetune import finetune_cmd
@@ -127,9 +127,7 @@ def run_cmd(
                                                      "stage 'timeout'"),
     isolate: bool = typer.Option(False, "--isolate",
                                  help="run the model in a worker process that is killed when a Job hangs"),
-    trust_checkpoint: bool = typer.Option(False, "--trust-checkpoint",
-                                          help="allow a checkpoint that needs full unpickling (it can run code) "
-                                               "from outside the installed packages and $ALLOYBENCH_WEIGHTS"),
+    trust_checkpoint: bool = trust_checkpoint_option(),
     check_convergence: bool = typer.Option(False, "--check-convergence",
                                            help="recompute a sample of each task's relaxations with fmax halved and "
                                                 "report the change per Job and per metric (OUT/convergence.json, "
@@ -230,20 +228,16 @@ def cost_cmd(
     out_dir: Optional[Path] = typer.Option(None, "--out", "-o", help="write OUT/cost.json"),
     quick: bool = typer.Option(False, "--quick", help="fewer sizes and repeats"),
     device: Optional[str] = typer.Option(None, "--device", help="cpu | cuda (default: cuda when available)"),
-    trust_checkpoint: bool = typer.Option(False, "--trust-checkpoint",
-                                          help="allow a checkpoint that needs full unpickling (it can run code) "
-                                               "from outside the installed packages and $ALLOYBENCH_WEIGHTS"),
+    trust_checkpoint: bool = trust_checkpoint_option(),
 ) -> None:
     """Cost: load time, time per atom per call against cell size, MD steps/s, peak memory."""
-    import os
-
     from alloybench.cost import cost_command
     from alloybench.models import DEFAULT_MODEL
-    from alloybench.models.trust import TRUST_ENV
+    from alloybench.models.trust import trust_checkpoints
     from alloybench.validate import check_model_text, check_out_dir
 
-    if trust_checkpoint:  # the refusal tells the user to pass this flag: cost must accept it like run
-        os.environ[TRUST_ENV] = "1"  # a family environment's process inherits it
+    if trust_checkpoint:  # a family environment's process inherits it
+        trust_checkpoints()
     try:
         if out_dir is not None:
             check_out_dir(out_dir)

@@ -12,6 +12,13 @@ out = Console(width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True)
 
 
+def trust_checkpoint_option() -> bool:
+    """--trust-checkpoint, for every command that loads a model (the untrusted-checkpoint refusal names it)."""
+    return typer.Option(False, "--trust-checkpoint",
+                        help="allow a checkpoint that needs full unpickling (it can run code) "
+                             "from outside the installed packages and $ALLOYBENCH_WEIGHTS")
+
+
 def one_line(message: object) -> str:
     """The message with anything that would break it over lines (newlines, control and
     separator characters from the user's input) shown escaped."""
@@ -24,4 +31,4 @@ def fail(message: str) -> None:
     raise typer.Exit(2)
 
 
-__all__ = ["err", "fail", "one_line", "out"]
+__all__ = ["err", "fail", "one_line", "out", "trust_checkpoint_option"]

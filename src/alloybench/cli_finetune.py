@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from alloybench.cli_common import trust_checkpoint_option
 from alloybench.errors import UserError
 
 _err = Console(stderr=True)
@@ -68,9 +69,7 @@ def finetune_cmd(
     curve_only: bool = typer.Option(False, "--curve-only", help="write the curve from the finished points in OUT (any "
                                     "settings, checkpoints not needed); train and run nothing"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bars"),
-    trust_checkpoint: bool = typer.Option(False, "--trust-checkpoint",
-                                          help="allow a base checkpoint that needs full unpickling (it can run "
-                                               "code) from outside the installed packages and $ALLOYBENCH_WEIGHTS"),
+    trust_checkpoint: bool = trust_checkpoint_option(),
 ) -> None:
     """Fine-tune MODEL on N structures of the pool (stratified by kind, per seed), with its family's
     own trainer; save each as a model folder (alloybench run --model OUT/ft-N-SEED), run the suite and
@@ -81,12 +80,10 @@ def finetune_cmd(
     from alloybench.finetune.sweep import Sweep, device_name, plan
     from alloybench.report.files import write_atomic
 
-    if trust_checkpoint:  # the refusal names this flag; the suite's workers inherit the variable
-        import os
+    if trust_checkpoint:  # the suite's workers inherit it
+        from alloybench.models.trust import trust_checkpoints
 
-        from alloybench.models.trust import TRUST_ENV
-
-        os.environ[TRUST_ENV] = "1"
+        trust_checkpoints()
     try:
         if tier not in ("quick", "standard", "full"):
             raise UserError(f"--tier must be quick, standard or full, not '{tier}'")

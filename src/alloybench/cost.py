@@ -206,14 +206,16 @@ def measure_cost(model, sizes: list[int] | tuple[int, ...] | None = None, repeat
         atoms = al_supercell(n)
         if cuda and torch is not None:
             torch.cuda.reset_peak_memory_stats()
-        if not cuda and (why := _cpu_memory_stop(rows, n)):
-            stopped = why
-            break
-        # hand freed heap back first: else this size's arrays reuse memory already resident and the
-        # growth (what the next size is extrapolated from) reads near zero
-        hostmem.release_free_heap()
-        rss_before = hostmem.rss_bytes()
-        hostmem.restart_peak()
+        rss_before = None
+        if not cuda:  # the host's memory bounds a CPU scan (on CUDA: the out-of-memory exception below)
+            if why := _cpu_memory_stop(rows, n):
+                stopped = why
+                break
+            # hand freed heap back first: else this size's arrays reuse memory already resident and
+            # the growth (what the next size is extrapolated from) reads near zero
+            hostmem.release_free_heap()
+            rss_before = hostmem.rss_bytes()
+            hostmem.restart_peak()
         try:
             times = time_calls(calc, atoms, repeats, warmup, dev)
         except Exception as exc:
@@ -345,10 +347,8 @@ def _quick_kwargs(quick: bool) -> dict[str, Any]:
 def measure_cost_in_env(model, device: str | None, quick: bool, timeout: float = 3600.0) -> dict[str, Any]:
     """:func:`measure_cost` of a model that lives in its family's environment, run by that
     environment's Python (``python -m alloybench.cost``); the cost document comes back as JSON."""
-    import subprocess
-
-    from alloybench import envs
     from alloybench.errors import UserError
+    from alloybench.models.remote import run_json_in_env
 
     cmd = [str(Path(model.env) / "bin" / "python"), "-m", "alloybench.cost", model.source or model.name]
     if model.weights:
@@ -357,17 +357,10 @@ def measure_cost_in_env(model, device: str | None, quick: bool, timeout: float =
         cmd += ["--device", device]
     if quick:
         cmd.append("--quick")
-    try:
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=envs.worker_environ())
-    except subprocess.TimeoutExpired:
-        raise UserError(f"model '{model.name}': the cost measurement in {model.env} took over {timeout:.0f} s"
-                        ) from None
-    lines = [ln for ln in p.stdout.splitlines() if ln.startswith("{")]
-    doc = json.loads(lines[-1]) if lines else None
-    if p.returncode != 0 or not isinstance(doc, dict) or doc.get("type") == "error":
-        why = doc.get("message") if isinstance(doc, dict) and doc.get("type") == "error" else \
-            (p.stderr.strip().splitlines() or ["no output"])[-1]
-        raise UserError(f"model '{model.name}': cost measurement in {model.env} failed: {why}")
+    what = f"model '{model.name}': cost measurement in {model.env} failed"
+    doc = run_json_in_env(cmd, what, timeout)
+    if doc.get("type") == "error":
+        raise UserError(f"{what}: {doc['message']}")
     return doc
 
 

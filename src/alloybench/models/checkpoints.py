@@ -17,6 +17,11 @@ def trusted_by_user() -> bool:
     return os.environ.get(TRUST_ENV, "").strip().lower() in ("1", "true", "yes")
 
 
+def trust_checkpoints() -> None:
+    """--trust-checkpoint: set for this process and every worker or family-environment process it starts."""
+    os.environ[TRUST_ENV] = "1"
+
+
 def untrusted_pickle(path: Path, exc: BaseException) -> UserError:
     """The one line for a checkpoint that torch.load(weights_only=True) refused."""
     detail = " ".join(str(exc).split())
@@ -72,4 +77,5 @@ def sevenn_weights_only() -> None:
         cp.torch_load = safe_torch_load
 
 
-__all__ = ["TRUST_ENV", "safe_torch_load", "sevenn_weights_only", "trusted_by_user", "untrusted_pickle"]
+__all__ = ["TRUST_ENV", "safe_torch_load", "sevenn_weights_only", "trust_checkpoints", "trusted_by_user",
+           "untrusted_pickle"]

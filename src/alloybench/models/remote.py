@@ -47,24 +47,32 @@ def describe_command(python, source: str, weights: str | None) -> list[str]:
     return base_command(python, "describe", source, weights)
 
 
+def run_json_in_env(cmd: list[str], what: str, timeout: float) -> dict[str, Any]:
+    """Run ``cmd`` (a family environment's Python) and return the JSON document on the last
+    ``{`` line of its stdout, which may be an ``{"type": "error", "message": ...}`` the caller
+    words; a timeout or no document at all is a UserError that starts with ``what``."""
+    from alloybench import envs
+
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=envs.worker_environ())
+    except subprocess.TimeoutExpired:
+        raise UserError(f"{what}: timed out after {timeout:.0f} s") from None
+    lines = [ln for ln in p.stdout.splitlines() if ln.startswith("{")]
+    if not lines:
+        raise UserError(f"{what}: {(p.stderr.strip().splitlines() or ['no output'])[-1]}")
+    return json.loads(lines[-1])
+
+
 def describe_in_env(family_name: str, source: str, weights: str | None) -> Model:
     """Resolve ``source`` inside the family's environment (no model is loaded)."""
     from alloybench import envs
 
-    python = envs.env_python(family_name)
-    cmd = describe_command(python, source, weights)
-    try:
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=envs.worker_environ())
-    except subprocess.TimeoutExpired as exc:
-        raise UserError(f"model '{source}': describing it in env {family_name} timed out") from exc
-    lines = [ln for ln in p.stdout.splitlines() if ln.startswith("{")]
-    if not lines:
-        tail = (p.stderr.strip().splitlines() or ["no output"])[-1]
-        raise UserError(f"model '{source}' in env {envs.env_dir(family_name)}: {tail}")
-    doc = json.loads(lines[-1])
+    cmd = describe_command(envs.env_python(family_name), source, weights)
+    doc = run_json_in_env(cmd, f"model '{source}' in env {envs.env_dir(family_name)}", 600)
     if doc.get("type") == "error":
         raise UserError(doc["message"])
     return model_from_description(doc, env=str(envs.env_dir(family_name)))
 
 
-__all__ = ["PROTOCOL", "base_command", "describe", "describe_command", "describe_in_env", "model_from_description"]
+__all__ = ["PROTOCOL", "base_command", "describe", "describe_command", "describe_in_env", "model_from_description",
+           "run_json_in_env"]

@@ -28,7 +28,7 @@ from pathlib import Path
 from alloybench.errors import UserError
 
 # reading checkpoints without running them (the family loaders use these directly)
-from alloybench.models.checkpoints import (TRUST_ENV, safe_torch_load, sevenn_weights_only,  # noqa: F401
+from alloybench.models.checkpoints import (TRUST_ENV, safe_torch_load, sevenn_weights_only, trust_checkpoints,  # noqa: F401
                                            trusted_by_user, untrusted_pickle)
 
 CHECKPOINT_KIND: dict[str, str] = {
@@ -90,4 +90,5 @@ def require_trust(family: str, path: Path | None, what: str) -> None:
 
 
 __all__ = ["CHECKPOINT_KIND", "TRUST_ENV", "kind", "require_trust", "safe_torch_load", "sevenn_weights_only",
+           "trust_checkpoints",
            "trusted_by_user", "untrusted_pickle"]
