@@ -37,7 +37,7 @@ HAVE_SEVENN = importlib.util.find_spec("sevenn") is not None
 
 def _jobs() -> list[Job]:
     """A mix the batched engine must express: static, full-cell, masked cell,
-    fixed atoms, free directions, BFGS, a non-converging one."""
+    fixed atoms, free directions, BFGS, L-BFGS (fixed and masked cell), a non-converging one."""
     out = []
     for k, (sym, a) in enumerate([("Al", 4.10), ("Cu", 3.55)]):
         atoms = bulk(sym, "fcc", a=a, cubic=True)
@@ -50,6 +50,9 @@ def _jobs() -> list[Job]:
             Job("t", f"fixed/{k}", s, Relax(fmax=1e-2, max_steps=200, fixed_atoms=(0, 1))),
             Job("t", f"dirs/{k}", s, Relax(fmax=1e-2, max_steps=200, free_directions=(False, False, True))),
             Job("t", f"bfgs/{k}", s, Relax(fmax=1e-2, max_steps=200, optimizer="BFGS")),
+            Job("t", f"lbfgs/{k}", s, Relax(fmax=1e-2, max_steps=200, optimizer="LBFGS")),
+            Job("t", f"lbfgs-mask/{k}", s, Relax(fmax=1e-2, max_steps=200, optimizer="LBFGS",
+                                                 cell_mask=(False, False, True, False, False, False))),
         ]
     out.append(Job("t", "stuck", out[1].structure, Relax(fmax=1e-9, max_steps=3)))
     return out

@@ -1,6 +1,8 @@
 """Compare two result folders (or results.json files) metric by metric.
 
     python tools/compare_metrics.py OLD_DIR NEW_DIR [--tol 0] [--rel-tol 0]
+    python tools/compare_metrics.py OLD_DIR NEW_DIR --converged
+
 
 Every metric row is matched by (task, item, name, series, x); for each, value, reference,
 error, score, status, reason, flag, unit, group and source must agree: numbers within
@@ -8,6 +10,13 @@ error, score, status, reason, flag, unit, group and source must agree: numbers w
 rest exactly.  The scorecard (overall, per category, counts) and the failed/missing Job
 lists are compared the same way.  Exit status 0 when everything agrees, 1 otherwise
 (each difference is printed), 2 for a folder without results.json.
+
+``--converged`` is the check for a protocol change that should not move the answers (another
+optimiser, a warm start): each metric's value may move by ``alloybench.convergence.tolerance``
+(0.5 % of the old value or the unit's floor: 1 meV, 1 meV/atom, 1 mJ/m², 0.05 GPa), its status
+must not change, a flag may not appear or vanish, and the overall score must agree to 3
+decimals.  It prints per task the metrics compared, those beyond tolerance and the largest
+change in units of its tolerance, then each metric that moved.
 """
 
 from __future__ import annotations
@@ -93,14 +102,72 @@ def _jobs(rows: Any) -> list:
     return sorted(rows or [], key=lambda r: json.dumps(r, sort_keys=True, default=str))
 
 
+def compare_converged(old: dict[str, Any], new: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """(per-task summary lines, differences) under the convergence tolerance (see module doc)."""
+    from alloybench.convergence import tolerance
+
+    diffs: list[str] = []
+    a = {key(m): m for m in old.get("metrics", [])}
+    b = {key(m): m for m in new.get("metrics", [])}
+    for k in sorted(set(a) ^ set(b), key=str):
+        diffs.append(f"{'/'.join(map(str, k))}: only in {'new' if k in b else 'old'}")
+    per_task: dict[str, list[float]] = {}
+    moved: dict[str, int] = {}
+    for k in sorted(set(a) & set(b), key=str):
+        x, y = a[k], b[k]
+        name = "/".join(str(p) for p in k if p not in ("", None))
+        task = k[0]
+        per_task.setdefault(task, [])
+        moved.setdefault(task, 0)
+        if x.get("status") != y.get("status"):
+            diffs.append(f"{name} status: {x.get('status')!r} vs {y.get('status')!r} ({y.get('reason') or x.get('reason')})")
+            moved[task] += 1
+            continue
+        if bool(x.get("flag")) != bool(y.get("flag")):
+            diffs.append(f"{name} flag: {x.get('flag')!r} vs {y.get('flag')!r}")
+            moved[task] += 1
+        v, w = x.get("value"), y.get("value")
+        if not isinstance(v, (int, float)) or not isinstance(w, (int, float)):
+            if v != w:
+                diffs.append(f"{name} value: {v!r} vs {w!r}")
+                moved[task] += 1
+            continue
+        tol = tolerance(x.get("unit", ""), float(v))
+        ratio = abs(w - v) / tol if tol > 0 else (0.0 if w == v else math.inf)
+        per_task[task].append(ratio)
+        if ratio > 1:
+            diffs.append(f"{name}: {v:.6g} -> {w:.6g} {x.get('unit', '')} (change {w - v:+.3g}, "
+                         f"tolerance {tol:.3g})")
+            moved[task] += 1
+    so, sn = (old.get("score") or {}).get("overall"), (new.get("score") or {}).get("overall")
+    if not (isinstance(so, (int, float)) and isinstance(sn, (int, float)) and round(so, 3) == round(sn, 3)):
+        diffs.append(f"overall score: {so!r} vs {sn!r} (not equal to 3 decimals)")
+    lines = [f"{'task':20s} {'metrics':>7s} {'moved':>5s} {'largest change / tolerance':>27s}"]
+    for task in sorted(per_task):
+        r = per_task[task]
+        lines.append(f"{task:20s} {len(r):7d} {moved[task]:5d} {max(r, default=0.0):27.3f}")
+    lines.append(f"overall score: {so!r} -> {sn!r}")
+    return lines, diffs
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("old", type=Path)
     p.add_argument("new", type=Path)
     p.add_argument("--tol", type=float, default=0.0, help="absolute tolerance on numbers (default 0)")
     p.add_argument("--rel-tol", type=float, default=0.0, help="relative tolerance on numbers (default 0)")
+    p.add_argument("--converged", action="store_true",
+                   help="values within alloybench.convergence.tolerance, same statuses, score to 3 decimals")
     args = p.parse_args(argv)
     old, new = load(args.old), load(args.new)
+    if args.converged:
+        lines, diffs = compare_converged(old, new)
+        print("\n".join(lines))
+        for d in diffs:
+            print(d)
+        verdict = f"{len(diffs)} beyond the convergence tolerance" if diffs else "every metric within the convergence tolerance"
+        print(f"{verdict}: {args.old} vs {args.new}")
+        return 1 if diffs else 0
     n, diffs = compare(old, new, args.tol, args.rel_tol)
     for d in diffs:
         print(d)

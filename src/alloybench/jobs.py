@@ -84,7 +84,7 @@ class Relax:
     cell_mask: tuple[bool, bool, bool, bool, bool, bool] | None = None
     fixed_atoms: tuple[int, ...] = ()
     free_directions: tuple[bool, bool, bool] = (True, True, True)
-    optimizer: Literal["FIRE", "BFGS"] = "FIRE"
+    optimizer: Literal["FIRE", "BFGS", "LBFGS"] = "FIRE"  # ASE optimisers (docs/protocols.md: which, why)
 
 
 FULL_CELL = (True, True, True, True, True, True)

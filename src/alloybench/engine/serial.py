@@ -10,13 +10,13 @@ import numpy as np
 from ase.calculators.calculator import Calculator
 from ase.constraints import FixAtoms, FixCartesian
 from ase.filters import FrechetCellFilter, UnitCellFilter
-from ase.optimize import BFGS, FIRE
+from ase.optimize import BFGS, FIRE, LBFGS
 
 from alloybench.engine.limits import JobLimits, JobTimeout, timeout_result, wall_clock_limit
 from alloybench.errors import UserError
 from alloybench.jobs import Job, Result, Structure
 
-OPTIMIZERS = {"FIRE": FIRE, "BFGS": BFGS}
+OPTIMIZERS = {"FIRE": FIRE, "BFGS": BFGS, "LBFGS": LBFGS}
 MIN_DISTANCE = 0.6  # Å: closer atoms mean the model exploded
 MAX_VOLUME_CHANGE = 2.0  # factor: beyond it a relaxation has run away
 

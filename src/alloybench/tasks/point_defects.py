@@ -9,7 +9,7 @@ in a supercell of the spglib conventional cell grown as the antisite task grows 
   * ``E_vac_unrelaxed@108``: ions not relaxed, the reference's protocol (DFT.json
     <id>-AntiSite_formation_energies, the "Vac" entry: Al 0.726 eV, Cu 1.002 eV,
     single points at the host geometry) -> scored where the reference has it;
-  * ``E_vac_relaxed@108``: ions relaxed (FIRE to 2e-3 eV/Å, the solute cells'
+  * ``E_vac_relaxed@108``: ions relaxed (L-BFGS to 2e-3 eV/Å, the solute cells'
     threshold), cell fixed: the usual definition; no PBE value packaged -> reported;
   * ``E_vac_relaxed@256``: the same in a >= 256-site cell; ``finite_size`` = the
     change from 108 to 256 sites (eV), reported (a change above FINITE_SIZE_EV flags
@@ -37,7 +37,7 @@ from alloybench.tasks.bulk import ELEMENT_PHASES, relax_job
 VACANCY_PROTOCOL = "vacancy-1"
 COHESIVE_PROTOCOL = "cohesive-1"
 SIZES = (108, 256)  # target sites: the reference's size, and the finite-size check
-VACANCY_RELAX = Relax(fmax=2e-3, max_steps=1000, cell_mask=None, optimizer="FIRE")
+VACANCY_RELAX = Relax(fmax=2e-3, max_steps=1000, cell_mask=None, optimizer="LBFGS")
 FINITE_SIZE_EV = 0.02
 ATOM_BOX = 20.0  # Å
 

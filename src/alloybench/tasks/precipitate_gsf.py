@@ -43,7 +43,7 @@ GSF_PROTOCOL = "precipitate-gsf-1"
 GROUP = "gsf"
 UNIT = "eV/Å^2"
 # base-cell pre-relaxation: ions + normal strains only (ml-peg mask 1,1,1,0,0,0)
-PRERELAX = Relax(fmax=1e-3, max_steps=1000, cell_mask=(True, True, True, False, False, False), optimizer="FIRE")
+PRERELAX = Relax(fmax=1e-3, max_steps=1000, cell_mask=(True, True, True, False, False, False), optimizer="LBFGS")
 FAULT_FMAX = 5e-3  # eV/Å, as the port
 FAULT_STEPS = 500
 Z_ONLY = (False, False, True)
@@ -129,7 +129,7 @@ def faulted_cell(base: Atoms, zrepeats: int, frac: tuple[float, float]) -> Atoms
 
 def fault_relax(spec: GSFSpec) -> Relax:
     return Relax(fmax=FAULT_FMAX, max_steps=FAULT_STEPS, cell_mask=CELL_ZZ if spec.relax_cell_z else None,
-                 free_directions=Z_ONLY, optimizer="FIRE")
+                 free_directions=Z_ONLY, optimizer="LBFGS")
 
 
 def displacements(ref: Reference, spec: GSFSpec) -> list[tuple[float, float]]:

@@ -19,7 +19,7 @@ docs/protocols.md section 9 (the port uses 12 layers and z-only relaxation):
   lowest) is a fault layer, layers 1, 2, 3 the next ones away from it (layer j
   is equivalent to layer 8 - j, the other side of the fault).
 * Relaxation, every cell: atoms free in 3D (the intrinsic fault is a local
-  minimum), the cell only in zz, as in the DFT (FIRE, fmax 1e-3 eV/Å).
+  minimum), the cell only in zz, as in the DFT (L-BFGS, fmax 1e-3 eV/Å).
 * ``E_int(layer) = E[fault + X in layer] - E[fault] - E[bulk + X] + E[bulk]``
   (bulk: the same slab without tilt, X in layer 0); NEGATIVE: X is attracted
   to (segregates to) the fault.
@@ -44,7 +44,7 @@ from alloybench.tasks.bulk import relax_job
 from alloybench.tasks.solutes import HOST_PHASES, host_lattice, solute_elements
 
 SOLUTE_FAULT_PROTOCOL = "solute-fault-1"
-FAULT_RELAX = Relax(fmax=1e-3, max_steps=3000, cell_mask=(False, False, True, False, False, False), optimizer="FIRE")
+FAULT_RELAX = Relax(fmax=1e-3, max_steps=3000, cell_mask=(False, False, True, False, False, False), optimizer="LBFGS")
 DEFAULT_INPLANE = (("Al", 4), ("Cu", 3))
 PERIODS = 3  # ABC periods along [111]: 9 layers
 LAYERS = (0, 1, 2, 3)

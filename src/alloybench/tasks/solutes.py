@@ -11,7 +11,7 @@ functions ``solute_solute_binding``, ``neighbor_shell_indices``,
   (``relax_job(ref, "Al"|"Cu")``; lattice constant a = (4 V/atom)^(1/3))
   repeated n x n x n: n = 4 for Al (256 sites), n = 3 for Cu (108 sites), as in
   the reference.  The cell is never relaxed (fixed at the model's bulk lattice
-  constant, as in the reference); atomic positions are relaxed (FIRE,
+  constant, as in the reference); atomic positions are relaxed (L-BFGS,
   fmax 2e-3 eV/Å, tighter than the reference's 5e-3 eV/Å and 50 steps).
 * Binding energy, meV, NEGATIVE = ATTRACTIVE:
   ``E_b(A, B, shell) = E[A at 0, B at shell site] + E[pure] - E[A] - E[B]``;
@@ -68,7 +68,7 @@ from alloybench.tasks.bulk import fcc_lattice_constant, relax_job
 # + relax + protocol is the same Job digest, so e.g. a single Cu in 256-site Al
 # is computed once for binding energies and pressure misfit volumes.
 SOLUTE_CELL_PROTOCOL = "solute-cells-1"
-SOLUTE_RELAX = Relax(fmax=2e-3, max_steps=1000, cell_mask=None, optimizer="FIRE")
+SOLUTE_RELAX = Relax(fmax=2e-3, max_steps=1000, cell_mask=None, optimizer="LBFGS")
 HOST_PHASES = {"Al": "Al", "Cu": "Cu"}  # reference phase -> host element (fcc)
 DEFAULT_REPEATS = (("Al", 4), ("Cu", 3))
 VAC = "Vac"

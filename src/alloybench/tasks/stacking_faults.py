@@ -51,7 +51,7 @@ PROBES = (0.0, 0.5, 1.0)  # displacements (units of b_p) that decide the height
 N_STEPS = 20  # GSF curve: x = i / N_STEPS, i = 0..N_STEPS
 # height convergence: surfaces.converged (1 % or 1 mJ/m^2, as for slab thickness)
 FAULT_RELAX = Relax(fmax=2e-3, max_steps=1000, cell_mask=(False, False, True, False, False, False),
-                    free_directions=(False, False, True), optimizer="FIRE")
+                    free_directions=(False, False, True), optimizer="LBFGS")
 PHASES = ("Al", "Cu")
 
 

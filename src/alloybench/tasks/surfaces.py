@@ -22,7 +22,7 @@ termination, kept to match the reference construction.
 Thin (1-101) slabs of that cut can reconstruct on relaxation (EMT hcp Cu:
 1102 mJ/m^2 with 2-3 motif copies, 1431 from 4 on); the thickness ladder
 below catches such jumps.  The slab sits in 16 Å of vacuum (8 Å each side:
-more than any model cutoff), the cell is fixed and all atoms relax (FIRE,
+more than any model cutoff), the cell is fixed and all atoms relax (L-BFGS,
 fmax 2e-3 eV/Å).  A single point of the unrelaxed slab at the converged
 thickness is reported as ``surface_energy_unrelaxed``, unscored unless
 SCORE_RELAXED is False: the DFT reference slabs were SCF only (see
@@ -61,7 +61,7 @@ THICKNESS_LADDER = (12.0, 16.0, 20.0, 26.0, 32.0)  # Å, bulk-equivalent slab th
 CONVERGED_REL = 0.01  # relative change of gamma vs the next thinner slab
 CONVERGED_ABS = 1.0  # mJ/m^2: below this change a slab is converged whatever gamma is
 SCORE_RELAXED = True  # False: score the unrelaxed slab instead (the DFT reference slabs were SCF only)
-SLAB_RELAX = Relax(fmax=2e-3, max_steps=1000, cell_mask=None, optimizer="FIRE")
+SLAB_RELAX = Relax(fmax=2e-3, max_steps=1000, cell_mask=None, optimizer="LBFGS")
 
 FCC_FACETS = {"111": fcc111, "100": fcc100, "110": fcc110}
 HCP_FACETS = {  # reference label -> (h k l) in ASE's hcp cell (a1 ^ a2 = 120 deg)
