@@ -24,16 +24,13 @@ def select_tasks(names: Optional[list[str]], tier: str):
 
 def chosen_elements(model, selection: Optional[str]) -> frozenset[str] | None:
     """The model's elements, or the subsystem ``selection`` ("Al,Cu") when it is within them."""
-    from ase.data import chemical_symbols
-
+    from alloybench.elements import check_elements
     from alloybench.validate import split_list
 
     if selection is None:
         return model.elements
     chosen = set(split_list([selection], "--elements") or [])
-    bad = sorted(chosen - set(chemical_symbols[1:]))
-    if bad:
-        raise UserError(f"not a chemical element: {bad[0]}")
+    check_elements(sorted(chosen))
     if model.elements is not None and not chosen <= model.elements:
         lacking = sorted(chosen - model.elements)
         raise UserError(f"model '{model.name}' does not cover element(s) {', '.join(lacking)}")

@@ -30,8 +30,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ase.data import chemical_symbols
-
+from alloybench.elements import element_list
 from alloybench.errors import MissingExtra, UserError
 from alloybench.models.families import FAMILIES, MODEL_FILE, Family, check_weights_kind, family, file_elements, \
     sniff_family
@@ -241,17 +240,6 @@ def load_model_file(path: Path) -> Model:
     return model_from_dict(doc, path.parent, source=str(path), label=path.stem)
 
 
-def _check_elements(raw: Any, where: str) -> list[str] | None:
-    if raw is None:
-        return None
-    if isinstance(raw, str):
-        raw = raw.replace(",", " ").split()
-    bad = [e for e in raw if e not in chemical_symbols[1:]]
-    if bad:
-        raise UserError(f"{where}: not a chemical element: {bad[0]}")
-    return list(raw)
-
-
 def model_from_dict(doc: dict[str, Any], base: Path, source: str, label: str | None = None) -> Model:
     """A model described by data (a model file, or ``lammps:FILE``).
 
@@ -282,7 +270,7 @@ def model_from_dict(doc: dict[str, Any], base: Path, source: str, label: str | N
         raise UserError(f"{where}: unknown key '{unknown[0][:60]}' (known: {', '.join(sorted(MODEL_FILE_KEYS))})")
     doc = model_file_doc(doc, where)  # types checked (pydantic); lists normalised; None for absent keys
     fam_name = str(doc.get("family") or ("lammps" if doc.get("pair_style") else ""))
-    elements = _check_elements(doc.get("elements"), where)
+    elements = element_list(doc.get("elements"), where)
     meta = {k: str(doc[k]) for k in ("version", "training_data", "licence", "notes") if doc.get(k) is not None}
     name = str(doc.get("name") or label or fam_name)
 

@@ -23,8 +23,9 @@ from typing import Any
 import numpy as np
 from ase.calculators.calculator import Calculator, all_changes
 from ase import units
-from ase.data import atomic_masses, atomic_numbers, chemical_symbols
+from ase.data import atomic_masses, atomic_numbers
 
+from alloybench.elements import element_list
 from alloybench.errors import MissingExtra, UserError
 
 BAR_TO_EV_PER_A3 = units.bar  # metal units: pressure in bar
@@ -65,14 +66,9 @@ def normalise(doc: dict[str, Any], base: Path, where: str) -> dict[str, Any]:
              for c in _lines(doc.get("pair_coeff"), "pair_coeff", where)]
     if not coeff:
         raise UserError(f"{where}: needs 'pair_coeff' (e.g. '* * AlCu.eam.alloy Al Cu')")
-    raw = doc.get("elements")
-    if isinstance(raw, str):
-        raw = raw.replace(",", " ").split()
+    raw = element_list(doc.get("elements"), where)
     if not raw:
         raise UserError(f"{where}: needs 'elements' (LAMMPS atom types 1..n, in order)")
-    bad = [e for e in raw if e not in chemical_symbols[1:]]
-    if bad:
-        raise UserError(f"{where}: not a chemical element: {bad[0]}")
     keep = set(raw)
     found: list[str] = []
     style = _absolute(style, base, keep, found)

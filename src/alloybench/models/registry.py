@@ -14,6 +14,7 @@ from ase.calculators.calculator import Calculator
 from ase.data import chemical_symbols
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
+from alloybench.elements import check_elements
 from alloybench.models.families import FAMILIES, Family
 from alloybench.models.weights import packaged_weights
 
@@ -146,9 +147,7 @@ class RegistryEntry(BaseModel):
     @classmethod
     def _symbols(cls, value):
         if isinstance(value, list):
-            bad = [e for e in value if e not in chemical_symbols[1:]]
-            if bad:
-                raise ValueError(f"not a chemical element: {bad[0]}")
+            check_elements(value, error=ValueError)
         return value
 
     def spec(self) -> ModelSpec:

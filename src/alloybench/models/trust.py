@@ -1,5 +1,6 @@
 """Checkpoints are data until proven otherwise: what each family's weights file can do when loaded.
 
+Each family's module declares its kind (``Family.checkpoint`` in ``models/families/<family>.py``).
 A PyTorch checkpoint is a pickle; unpickling it (``torch.load(weights_only=False)``,
 the default of most families' own loaders) runs whatever the file asks for, so a
 crafted checkpoint runs its own code.  Per family:
@@ -30,13 +31,7 @@ from alloybench.errors import UserError
 # reading checkpoints without running them (the family loaders use these directly)
 from alloybench.models.checkpoints import (TRUST_ENV, safe_torch_load, sevenn_weights_only, trust_checkpoints,  # noqa: F401
                                            trusted_by_user, untrusted_pickle)
-
-CHECKPOINT_KIND: dict[str, str] = {
-    "classical": "data", "eam": "data", "ace": "data", "lammps": "data", "kim": "data",
-    "sevennet": "weights-only", "chgnet": "weights-only",
-    "matgl": "code", "mace": "code", "grace": "code", "mattersim": "code", "orb": "code", "fairchem": "code",
-    "deepmd": "code", "pet-mad": "code", "nequip": "code",
-}
+from alloybench.models.families import checkpoint_kind
 
 KIND_WORDS = {
     "data": "plain data (nothing runs)",
@@ -46,7 +41,9 @@ KIND_WORDS = {
 
 
 def kind(family: str) -> str:
-    return CHECKPOINT_KIND.get(family, "code")
+    """The checkpoint kind the family's module declares (``Family.checkpoint``); ``code`` for a
+    callable and for an unknown family."""
+    return checkpoint_kind(family)
 
 
 def trusted_roots() -> list[Path]:
@@ -89,6 +86,6 @@ def require_trust(family: str, path: Path | None, what: str) -> None:
                     f"--trust-checkpoint if you trust where it came from")
 
 
-__all__ = ["CHECKPOINT_KIND", "TRUST_ENV", "kind", "require_trust", "safe_torch_load", "sevenn_weights_only",
+__all__ = ["KIND_WORDS", "TRUST_ENV", "kind", "require_trust", "safe_torch_load", "sevenn_weights_only",
            "trust_checkpoints",
            "trusted_by_user", "untrusted_pickle"]

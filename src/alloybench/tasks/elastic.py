@@ -21,6 +21,9 @@ conventional cell.  That is the input cell's frame for every phase but
 theta-double-prime, whose 8-atom input cell is rotated 45 deg about c from the
 4-atom P4/mmm cell the reference used; its tensor is rotated into that frame
 (REFERENCE_FRAMES) before comparison.
+
+The moduli and the rotation are written out here, not taken from pymatgen (docs/developing.md says
+why); tests/test_elastic_pymatgen.py checks them against pymatgen's ElasticTensor.
 """
 
 from __future__ import annotations

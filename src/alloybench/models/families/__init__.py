@@ -67,6 +67,13 @@ def cpu_only(family_name: str) -> bool:
     return f.cpu_only if f is not None else callable_family.CPU_ONLY
 
 
+def checkpoint_kind(family_name: str) -> str:
+    """What loading this family's weights file can run (``Family.checkpoint``); ``code`` for a
+    callable (``custom``) and for families unknown here."""
+    f = FAMILIES.get(family_name)
+    return f.checkpoint if f is not None else callable_family.CHECKPOINT
+
+
 def device_for(family_name: str, device: str | None = None) -> str:
     """The device a model of this family computes on when ``device`` is asked (None: the default)."""
     from alloybench.models.families.base import default_device
@@ -95,5 +102,5 @@ def provenance_packages() -> tuple[str, ...]:
     return tuple(dict.fromkeys(p for f in FAMILIES.values() for p in f.packages))
 
 
-__all__ = ["FAMILIES", "FOLDER_FAMILIES", "MODEL_FILE", "Family", "check_weights_kind", "cpu_only", "device_for",
-           "family", "family_of", "file_elements", "provenance_packages", "sniff_family"]
+__all__ = ["FAMILIES", "FOLDER_FAMILIES", "MODEL_FILE", "Family", "check_weights_kind", "checkpoint_kind", "cpu_only",
+           "device_for", "family", "family_of", "file_elements", "provenance_packages", "sniff_family"]

@@ -112,4 +112,4 @@ FAMILY = Family("ace", "ACE (pacemaker / PACE, python-ace)", load_ace, "pyace", 
                 licence="ASL, academic non-commercial (python-ace); potentials: per file",
                 notes="evaluates the same potential files as LAMMPS pair_style pace, with no ML-PACE LAMMPS build",
                 sniff=(Rule(110, lambda p: p.file_named(".yace")), Rule(111, _ace_file)), cpu_only=True,
-                file_elements=_ace_elements, packages=("python-ace",))
+                file_elements=_ace_elements, packages=("python-ace",), checkpoint="data")

@@ -8,6 +8,8 @@ LAMMPS...).  Its module in this package says, and nothing else needs editing to 
 - how it loads: ``loader(weights, device, **options) -> Calculator`` (the device is an
   argument, never read from the environment by the loader);
 - whether it only computes on the CPU (``cpu_only``);
+- what loading its weights file can run (``checkpoint``: ``data``, ``weights-only`` or ``code``,
+  see ``alloybench.models.trust``); required, so a new family cannot forget it;
 - its environment recipe for ``alloybench env create`` (``pip``, ``swap``, ``torch``, ``apt``,
   ``env_fix``);
 - its batched backend factory for ``--engine batched`` (``batched``; None: no batched path);
@@ -25,7 +27,7 @@ import logging
 import os
 import zipfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -36,6 +38,9 @@ from ase.calculators.calculator import Calculator
 from alloybench.errors import MissingExtra, UserError
 
 EV_PER_A3_PER_GPA = units.GPa
+
+# what loading a family's weights file can run (alloybench.models.trust says what each means)
+CHECKPOINT_KINDS = ("data", "weights-only", "code")
 
 
 # --------------------------------------------------------------------------- device and threads
@@ -203,6 +208,12 @@ class Family:
     file_elements: Callable[[Path], frozenset[str]] | None = None  # what a single-file potential covers
     # refuse a run before anything is computed: check_run(model, tasks, ctx, batched) raises UserError
     check_run: Callable[..., None] | None = None
+    # what loading its weights can run: one of CHECKPOINT_KINDS (keyword, no default: every family says)
+    checkpoint: str = field(kw_only=True)
+
+    def __post_init__(self) -> None:
+        if self.checkpoint not in CHECKPOINT_KINDS:
+            raise ValueError(f"family {self.name}: checkpoint {self.checkpoint!r} is not one of {CHECKPOINT_KINDS}")
 
     def installed(self) -> bool:
         if self.package is None:
@@ -218,5 +229,5 @@ class Family:
         return self.loader(weights, device=device or default_device(), **(options or {}))
 
 
-__all__ = ["EV_PER_A3_PER_GPA", "Family", "Probe", "Rule", "cueq_requested", "default_device", "need",
-           "require_weights", "site_packages", "threads", "torch_threads"]
+__all__ = ["CHECKPOINT_KINDS", "EV_PER_A3_PER_GPA", "Family", "Probe", "Rule", "cueq_requested", "default_device",
+           "need", "require_weights", "site_packages", "threads", "torch_threads"]

@@ -15,6 +15,7 @@ from alloybench.models.model import Model
 
 FAMILY_NAME = "custom"
 CPU_ONLY = False  # the user's code decides where it computes
+CHECKPOINT = "code"  # the user's Python code runs (alloybench.models.trust)
 CALLABLE = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
 
 

@@ -48,4 +48,4 @@ def batched_backend(model, request):
 FAMILY = Family("chgnet", "CHGNet", load_chgnet, "chgnet", "chgnet", ("chgnet>=0.3",),
                 weights_hint="pass a .pth.tar checkpoint", licence="BSD-3-Clause",
                 sniff=(Rule(140, lambda p: p.file_named(".pth.tar")),), batched=batched_backend,
-                packages=("torch", "chgnet"))
+                packages=("torch", "chgnet"), checkpoint="weights-only")

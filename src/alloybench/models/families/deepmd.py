@@ -72,4 +72,4 @@ FAMILY = Family("deepmd", "DeePMD-kit (DPA-2/3)", load_deepmd, "deepmd", "deepmd
                 weights_hint="pass a local frozen model .pth", licence="LGPL-3.0",
                 sniff=(Rule(170, lambda p: p.file_named(".pb")),
                        Rule(182, lambda p: p.torchscript and p.mentions(b"deepmd"))),
-                env_fix=stub_cxx_op, batched=batched_backend, packages=("torch", "deepmd-kit"))
+                env_fix=stub_cxx_op, batched=batched_backend, packages=("torch", "deepmd-kit"), checkpoint="code")

@@ -28,4 +28,5 @@ FAMILY = Family("dft", "GPAW (PBE DFT)", load_gpaw, "gpaw", "dft", ("gpaw==26.7.
                 apt=("libxc-dev", "libfftw3-dev", "libopenblas-dev"),
                 weights_hint="no weights: a DFT code (settings: alloybench.dft.settings)", licence="GPL-3.0 (GPAW)",
                 notes="serial engine only; Jobs of at most 40 atoms (alloybench.dft.model)", cpu_only=True,
-                packages=("gpaw", "gpaw-data"), check_run=check_run)
+                packages=("gpaw", "gpaw-data"), check_run=check_run,
+                checkpoint="code")  # no weights file (nothing to refuse); shown as code, as before

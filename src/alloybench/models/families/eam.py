@@ -33,4 +33,4 @@ def eam_elements(path: Path) -> frozenset[str]:
 
 FAMILY = Family("eam", "EAM (ASE)", load_eam, weights_hint="pass a .eam / .eam.alloy / .eam.fs file", cpu_only=True,
                 sniff=(Rule(100, lambda p: p.file_named(".eam.alloy", ".eam.fs", ".eam", ".setfl", ".alloy")),),
-                file_elements=eam_elements, packages=("ase",))
+                file_elements=eam_elements, packages=("ase",), checkpoint="data")

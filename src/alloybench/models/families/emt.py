@@ -18,4 +18,5 @@ def load_emt(weights: Path | None = None, device: str = "cpu", **_: Any) -> Calc
     return EMT()
 
 
-FAMILY = Family("classical", "ASE EMT", load_emt, weights_hint="built into ASE", cpu_only=True, packages=("ase",))
+FAMILY = Family("classical", "ASE EMT", load_emt, weights_hint="built into ASE", cpu_only=True, packages=("ase",),
+                checkpoint="data")

@@ -37,4 +37,4 @@ FAMILY = Family("fairchem", "fairchem (UMA, eSEN, eqV2)", load_fairchem, "fairch
                 # before SevenNet (192): its inference checkpoints also hold model_state_dict and model_config
                 sniff=(Rule(191, lambda p: p.pickled_torch and p.mentions(b"tasks_config", b"fairchem",
                                                                           b"predict_unit")),),
-                packages=("torch", "fairchem-core"))
+                packages=("torch", "fairchem-core"), checkpoint="code")

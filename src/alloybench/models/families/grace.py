@@ -22,4 +22,4 @@ FAMILY = Family("grace", "GRACE (tensorpotential)", load_grace, "tensorpotential
                 torch=False, swap=(("tensorflow", "tensorflow-cpu<=2.20"),),
                 weights_hint="pass a local GRACE model folder", licence="ASL (tensorpotential)",
                 sniff=(Rule(20, lambda p: p.has("saved_model.pb") or p.has("metadata.yaml")),), folder_weights=True,
-                packages=("tensorpotential",))
+                packages=("tensorpotential",), checkpoint="code")

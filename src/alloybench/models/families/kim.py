@@ -56,4 +56,4 @@ def from_kim(model_id: str) -> Model:
 
 FAMILY = Family("kim", "OpenKIM (kimpy)", load_kim, "kimpy", "kim", ("kimpy",), torch=False,
                 apt=("libkim-api-dev", "openkim-models", "pkg-config"), weights_hint="kim:MODEL_ID of an installed model",
-                licence="per model (OpenKIM)", cpu_only=True, packages=("kimpy",))
+                licence="per model (OpenKIM)", cpu_only=True, packages=("kimpy",), checkpoint="data")

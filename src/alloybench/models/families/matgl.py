@@ -38,4 +38,4 @@ def batched_backend(model, request):
 FAMILY = Family("matgl", "M3GNet / TensorNet (matgl)", load_matgl, "matgl", "matgl", ("matgl>=1.1",),
                 weights_hint="pass a matgl model folder (model.json, model.pt, state.pt)", licence="BSD-3-Clause",
                 sniff=(Rule(10, lambda p: p.has("model.json")),), folder_weights=True, batched=batched_backend,
-                packages=("torch", "matgl"))
+                packages=("torch", "matgl"), checkpoint="code")

@@ -33,4 +33,4 @@ FAMILY = Family("mattersim", "MatterSim", load_mattersim, "mattersim", "mattersi
                 sniff=(Rule(190, lambda p: p.pickled_torch and (p.mentions(b"mattersim") or (
                     "mattersim" in p.name and p.mentions(b"model_args")))),
                        Rule(193, lambda p: p.pickled_torch and p.mentions(b"model_args"))),
-                env_fix=drop_cuda_vision, packages=("torch", "mattersim"))
+                env_fix=drop_cuda_vision, packages=("torch", "mattersim"), checkpoint="code")

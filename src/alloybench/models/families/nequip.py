@@ -40,4 +40,4 @@ FAMILY = Family("nequip", "NequIP / Allegro", load_nequip, "nequip", "nequip", (
                 sniff=(Rule(150, lambda p: not p.is_dir and (".nequip." in p.name or p.name.endswith(".pt2"))),
                        Rule(160, lambda p: p.file_named(".ckpt") and p.mentions(b"nequip")),
                        Rule(181, lambda p: p.torchscript and p.mentions(b"nequip", b"allegro"))),
-                packages=("torch", "nequip", "nequip-allegro"))
+                packages=("torch", "nequip", "nequip-allegro"), checkpoint="code")

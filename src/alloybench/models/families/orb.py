@@ -48,4 +48,4 @@ def load_orb(weights: Path | None, device: str = "cpu", architecture: str | None
 FAMILY = Family("orb", "ORB", load_orb, "orb_models", "orb", ("orb-models",),
                 weights_hint="pass a local orb-*.ckpt", licence="Apache-2.0",
                 sniff=(Rule(162, lambda p: p.file_named(".ckpt")),),  # after NequIP's and PET-MAD's .ckpt
-                packages=("torch", "orb-models"))
+                packages=("torch", "orb-models"), checkpoint="code")

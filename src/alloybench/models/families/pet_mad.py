@@ -32,4 +32,4 @@ FAMILY = Family("pet-mad", "PET-MAD / uPET (metatomic)", load_metatomic, "metato
                 weights_hint="pass a local exported .pt or .ckpt", licence="BSD-3-Clause (code), CC-BY-4.0 (weights)",
                 sniff=(Rule(161, lambda p: p.file_named(".ckpt") and (p.mentions(b"metatrain") or "pet" in p.name)),
                        Rule(180, lambda p: p.torchscript and p.mentions(b"metatomic", b"metatensor"))),
-                packages=("torch", "upet", "metatomic-torch"))
+                packages=("torch", "upet", "metatomic-torch"), checkpoint="code")

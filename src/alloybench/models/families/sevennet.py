@@ -62,4 +62,4 @@ FAMILY = Family("sevennet", "SevenNet", load_sevennet, "sevenn", "sevenn", ("sev
                 sniff=(Rule(192, lambda p: p.pickled_torch and p.mentions(b"model_state_dict")
                             and p.mentions(b"config")),
                        Rule(194, lambda p: p.pickled_torch and p.name.endswith(".pth"))),
-                batched=batched_backend, packages=("torch", "sevenn"))
+                batched=batched_backend, packages=("torch", "sevenn"), checkpoint="weights-only")
