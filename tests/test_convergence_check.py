@@ -45,8 +45,8 @@ def _vacancy_check(monkeypatch, reference, emt_model, store, relax):
     model = replace(emt_model, elements=frozenset({"Al"}))
     engine = SerialEngine(EMT)
     task = point_defects.VacancyTask()
-    out = run_tasks(model, [task], "quick", reference, store, engine)
-    ctx = Context(reference, "quick", model.elements)
+    out = run_tasks(model, [task], "standard", reference, store, engine)  # standard: with the 256-site check
+    ctx = Context(reference, "standard", model.elements)
     report = check_run(out.jobs, out.raw, engine, [task], ctx, out.views)
     return {(m.item, m.name): m for m in report.metrics}, report
 
@@ -72,7 +72,7 @@ def test_default_settings_are_converged_per_metric_for_emt(monkeypatch, referenc
 
 def test_cli_prints_and_writes_the_per_metric_check(tmp_path):
     out = tmp_path / "out"
-    p = alloybench("run", "--model", "emt", "--tasks", "vacancy", "--elements", "Al", "--check-convergence",
+    p = alloybench("run", "--model", "emt", "--tasks", "vacancy", "--tier", "standard", "--elements", "Al", "--check-convergence",
                    "--quiet", "--out", str(out), cwd=tmp_path)
     assert p.returncode == 0, p.stderr
     assert "metric vacancy/Al/E_vac_relaxed@108: " in p.stdout and "NOT CONVERGED" not in p.stdout

@@ -26,7 +26,7 @@ def _independent_vacancy(a: float, element: str, relax: bool) -> float:
 
 
 def test_vacancy_and_cohesive_energies_of_emt(reference, emt_model, emt_engine, store):
-    out = run_tasks(emt_model, [VacancyTask(), CohesiveTask()], "quick", reference, store, emt_engine)
+    out = run_tasks(emt_model, [VacancyTask(), CohesiveTask()], "standard", reference, store, emt_engine)
     m = {(x.task, x.item, x.name): x for x in out.metrics}
     for element in ("Al", "Cu"):
         relaxed = store.get(emt_model.id, relax_job(reference, element))
@@ -44,6 +44,16 @@ def test_vacancy_and_cohesive_energies_of_emt(reference, emt_model, emt_engine, 
     assert m[("vacancy", "Mg", "E_vac_relaxed@108")].status == "not_applicable"
     assert m[("vacancy", "Al", "E_vac_unrelaxed@108")].reference == pytest.approx(0.7256, abs=1e-3)
     assert np.isfinite(m[("vacancy", "Al", "E_vac_relaxed@256")].value)
+
+
+def test_quick_tier_has_the_reference_size_only(reference, emt_model, emt_engine, store):
+    """The 256-site cells (the finite-size check) start at the standard tier (#20: they were most
+    of the quick tier on a CPU); the quick tier keeps the scored 108-site values."""
+    out = run_tasks(emt_model, [VacancyTask()], "quick", reference, store, emt_engine)
+    assert out.jobs and all(not j.name.endswith("/256") for j in out.jobs)
+    names = {(x.item, x.name) for x in out.metrics}
+    assert ("Al", "E_vac_unrelaxed@108") in names and ("Al", "E_vac_relaxed@108") in names
+    assert not any(n in ("finite_size", "E_vac_relaxed@256") for _, n in names)
 
 
 def test_vacancy_relaxation_protocol_needs_fewer_force_calls_than_fire_for_the_same_energy():
