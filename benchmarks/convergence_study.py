@@ -342,11 +342,25 @@ def study_misfit_proposal(s: Study, ref: Reference) -> None:
               Variant(lambda: [misfit.MisfitVolumeTask(S(fixed_relax=fixed, cell_relax=tighter(cell)))]))
 
 
+def study_misfit_lbfgs(s: Study, ref: Reference) -> None:
+    """misfit-2 candidates with L-BFGS (#20): fixed-cell 1e-3, and the cell relaxation with L-BFGS at
+    1e-4 instead of FIRE, each tightened twofold."""
+    S = misfit.MisfitSettings
+    fixed = replace(solutes.SOLUTE_RELAX, fmax=1e-3, max_steps=2 * solutes.SOLUTE_RELAX.max_steps)
+    cell = replace(misfit.CELL_RELAX, optimizer="LBFGS")
+    base = Variant(lambda: [misfit.MisfitVolumeTask(S(fixed_relax=fixed, cell_relax=cell))])
+    s.compare("misfit_volume", "fixed-cell L-BFGS fmax (eV/Å)", "1e-3", "5e-4", base,
+              Variant(lambda: [misfit.MisfitVolumeTask(S(fixed_relax=tighter(fixed), cell_relax=cell))]))
+    s.compare("misfit_volume", "cell L-BFGS fmax (eV/Å)", "1e-4", "5e-5", base,
+              Variant(lambda: [misfit.MisfitVolumeTask(S(fixed_relax=fixed, cell_relax=tighter(cell)))]))
+
+
 STUDIES: dict[str, Callable[[Study, Reference], None]] = {
     "bulk": study_bulk, "elastic": study_elastic, "surfaces": study_surfaces, "stacking_faults": study_stacking_faults,
     "precipitate_gsf": study_precipitate_gsf, "solute_binding": study_solute_binding, "misfit_volume": study_misfit,
     "solute_fault": study_solute_fault, "solution": study_solution, "antisites": study_antisites,
     "vacancy": study_vacancy, "cohesive": study_cohesive, "misfit_proposal": study_misfit_proposal,
+    "misfit_lbfgs": study_misfit_lbfgs,
 }
 
 
