@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Issue 16's Dask scaling benchmark on the GPU machine's 16 CPU cores, in one call (~460 s, at most
+# DEADLINE_S = 530 s): runs from the repository root as .gpu/dask/device.sh (benchmarks/device_dask_pack.sh
+# makes .gpu/dask; carry it).  CPU only: CUDA hidden, every worker single-threaded (BLAS and torch).
+#   1. EMT (ASE's effective-medium theory, the classical model that runs in the main environment),
+#      standard tier: without Dask (the reference), then LocalClusters of 1, 16, 8, 4, 2 workers.
+#   2. SevenNet-0 on CPU workers, the quick tier less its vacancy task (the 256-atom vacancy
+#      relaxations are 140 s Jobs alone; see docs/performance.md): 1, 16, 4 workers; no run without
+#      Dask (the 1-worker store is the reference of the others).
+# Each worker count's figures are written as they come ($OUT/*.json after every row), and each stage
+# runs under a timeout that leaves the next its share, so a slow machine still returns what it measured.
+# Models are loaded on every worker before the clock starts (--warm; the load time is reported apart).
+#   $OUT: env.txt (machine, versions), emt.json emt.log, sn0.json sn0.log
+#   AB_STAGES   "emt sn0" (default) or one of them
+#   DEADLINE_S  the whole script's budget in seconds (default 530)
+set -u
+t0=$(date +%s)
+deadline=${DEADLINE_S:-530}
+here=$(cd "$(dirname "$0")" && pwd)
+out=${OUT:-/tmp/ab-dask-out}
+mkdir -p "$out"
+left() { echo $((deadline - ($(date +%s) - t0))); }
+
+if [ ! -d /tmp/ab-site/distributed ]; then
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/ab-site "$here"/whl/*.whl \
+    > "$out/env.txt" 2>&1 || { cat "$out/env.txt"; exit 3; }
+fi
+rm -rf /tmp/ab-src && mkdir -p /tmp/ab-src && tar -xzf "$here/src.tar.gz" -C /tmp/ab-src || exit 3
+export PYTHONPATH=/tmp/ab-src/src:/tmp/ab-site
+export PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1
+export CUDA_VISIBLE_DEVICES= ALLOYBENCH_DEVICE=cpu ALLOYBENCH_THREADS=1
+export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
+bench=/tmp/ab-src/benchmarks/dask_scaling.py
+{
+  echo "commit $(cat "$here/commit" 2>/dev/null)  install+unpack $(( $(date +%s) - t0 )) s"
+  echo "nproc $(nproc)  affinity $(python3 -c 'import os; print(len(os.sched_getaffinity(0)))')"
+  lscpu | grep -E '^(Model name|Socket|Core|Thread|CPU\(s\)|CPU max MHz|L3)' || true
+  free -g | head -2; df -h /tmp | tail -1
+  python3 -c "import alloybench, dask, distributed, torch, ase, sevenn, e3nn; print('alloybench', alloybench.__file__,
+  '| dask', dask.__version__, 'distributed', distributed.__version__, 'torch', torch.__version__, 'threads',
+  torch.get_num_threads(), 'cuda', torch.cuda.is_available(), 'ase', ase.__version__, 'sevenn', sevenn.__version__,
+  'e3nn', e3nn.__version__)"
+} >> "$out/env.txt" 2>&1
+cat "$out/env.txt"
+
+stages=${AB_STAGES:-emt sn0}
+status=0
+if [[ " $stages " == *" emt "* ]]; then
+  reserve=0; [[ " $stages " == *" sn0 "* ]] && reserve=190   # what the SevenNet stage needs
+  budget=$(( $(left) - reserve )); [ "$budget" -gt 320 ] && budget=320
+  echo "== EMT standard tier: timeout ${budget} s"
+  timeout -k 10 "$budget" python3 "$bench" --model emt --tier standard --workers 1,16,8,4,2 --warm \
+    --json "$out/emt.json" > "$out/emt.log" 2>&1
+  rc=$?; echo "rc $rc"; [ $rc -ne 0 ] && status=$rc
+  grep -v '^{' "$out/emt.log" | tail -25
+fi
+if [[ " $stages " == *" sn0 "* ]]; then
+  budget=$(( $(left) - 5 ))
+  echo "== SevenNet-0 quick tier less vacancy: timeout ${budget} s"
+  timeout -k 10 "$budget" python3 "$bench" --model sevennet-0 --tier quick \
+    --tasks bulk,cohesive,elastic,stacking_faults,surfaces --workers 1,16,4 --warm --no-reference \
+    --json "$out/sn0.json" > "$out/sn0.log" 2>&1
+  rc=$?; echo "rc $rc"; [ $rc -ne 0 ] && status=$rc
+  grep -v '^{' "$out/sn0.log" | tail -25
+fi
+echo "total $(( $(date +%s) - t0 )) s"
+exit $status
