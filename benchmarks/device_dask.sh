@@ -13,6 +13,8 @@
 #   $OUT: env.txt (machine, versions), emt.json emt.log, sn0.json sn0.log
 #   AB_STAGES   "emt sn0" (default) or one of them
 #   DEADLINE_S  the whole script's budget in seconds (default 530)
+# For a dry run elsewhere (here: 2 cores, python 3.11): AB_PY=.venv/bin/python AB_NO_INSTALL=1 (the
+# environment's own packages), EMT_TIER=quick EMT_WORKERS=1,2 SN0_TASKS=cohesive,bulk SN0_WORKERS=1,2.
 set -u
 t0=$(date +%s)
 deadline=${DEADLINE_S:-530}
@@ -21,22 +23,26 @@ out=${OUT:-/tmp/ab-dask-out}
 mkdir -p "$out"
 left() { echo $((deadline - ($(date +%s) - t0))); }
 
-if [ ! -d /tmp/ab-site/distributed ]; then
-  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/ab-site "$here"/whl/*.whl \
+py=${AB_PY:-python3}
+: > "$out/env.txt"
+if [ "${AB_NO_INSTALL:-0}" != 1 ] && [ ! -d /tmp/ab-site/distributed ]; then
+  "$py" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/ab-site "$here"/whl/*.whl \
     > "$out/env.txt" 2>&1 || { cat "$out/env.txt"; exit 3; }
 fi
-rm -rf /tmp/ab-src && mkdir -p /tmp/ab-src && tar -xzf "$here/src.tar.gz" -C /tmp/ab-src || exit 3
-export PYTHONPATH=/tmp/ab-src/src:/tmp/ab-site
+src=$(mktemp -d /tmp/ab-src.XXXX)
+tar -xzf "$here/src.tar.gz" -C "$src" || exit 3
+site=:/tmp/ab-site; [ "${AB_NO_INSTALL:-0}" = 1 ] && site=
+export PYTHONPATH=$src/src$site
 export PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1
 export CUDA_VISIBLE_DEVICES= ALLOYBENCH_DEVICE=cpu ALLOYBENCH_THREADS=1
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
-bench=/tmp/ab-src/benchmarks/dask_scaling.py
+bench=$src/benchmarks/dask_scaling.py
 {
   echo "commit $(cat "$here/commit" 2>/dev/null)  install+unpack $(( $(date +%s) - t0 )) s"
-  echo "nproc $(nproc)  affinity $(python3 -c 'import os; print(len(os.sched_getaffinity(0)))')"
+  echo "nproc $(nproc)  affinity $("$py" -c 'import os; print(len(os.sched_getaffinity(0)))')"
   lscpu | grep -E '^(Model name|Socket|Core|Thread|CPU\(s\)|CPU max MHz|L3)' || true
   free -g | head -2; df -h /tmp | tail -1
-  python3 -c "import alloybench, dask, distributed, torch, ase, sevenn, e3nn; print('alloybench', alloybench.__file__,
+  "$py" -c "import alloybench, dask, distributed, torch, ase, sevenn, e3nn; print('alloybench', alloybench.__file__,
   '| dask', dask.__version__, 'distributed', distributed.__version__, 'torch', torch.__version__, 'threads',
   torch.get_num_threads(), 'cuda', torch.cuda.is_available(), 'ase', ase.__version__, 'sevenn', sevenn.__version__,
   'e3nn', e3nn.__version__)"
@@ -49,7 +55,7 @@ if [[ " $stages " == *" emt "* ]]; then
   reserve=0; [[ " $stages " == *" sn0 "* ]] && reserve=190   # what the SevenNet stage needs
   budget=$(( $(left) - reserve )); [ "$budget" -gt 320 ] && budget=320
   echo "== EMT standard tier: timeout ${budget} s"
-  timeout -k 10 "$budget" python3 "$bench" --model emt --tier standard --workers 1,16,8,4,2 --warm \
+  timeout -k 10 "$budget" "$py" "$bench" --model emt --tier "${EMT_TIER:-standard}" --workers "${EMT_WORKERS:-1,16,8,4,2}" --warm \
     --json "$out/emt.json" > "$out/emt.log" 2>&1
   rc=$?; echo "rc $rc"; [ $rc -ne 0 ] && status=$rc
   grep -v '^{' "$out/emt.log" | tail -25
@@ -57,11 +63,13 @@ fi
 if [[ " $stages " == *" sn0 "* ]]; then
   budget=$(( $(left) - 5 ))
   echo "== SevenNet-0 quick tier less vacancy: timeout ${budget} s"
-  timeout -k 10 "$budget" python3 "$bench" --model sevennet-0 --tier quick \
-    --tasks bulk,cohesive,elastic,stacking_faults,surfaces --workers 1,16,4 --warm --no-reference \
+  timeout -k 10 "$budget" "$py" "$bench" --model sevennet-0 --tier quick \
+    --tasks "${SN0_TASKS:-bulk,cohesive,elastic,stacking_faults,surfaces}" --workers "${SN0_WORKERS:-1,16,4}" \
+    --warm --no-reference \
     --json "$out/sn0.json" > "$out/sn0.log" 2>&1
   rc=$?; echo "rc $rc"; [ $rc -ne 0 ] && status=$rc
   grep -v '^{' "$out/sn0.log" | tail -25
 fi
+rm -rf "$src"
 echo "total $(( $(date +%s) - t0 )) s"
 exit $status
