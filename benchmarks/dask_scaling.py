@@ -20,8 +20,10 @@ From the reference store (its Job seconds) the script derives every task's steps
 round by round, every task's round finished before the next is built (how
 ``run_tasks`` worked before each task advanced on its own), each round longest
 first; *per task*, each task's next step released as soon as its own Jobs are done
-(how ``run_tasks`` works now), longest ready Job first or first come first served
-(what Dask does, not knowing the times); and the critical-path limit,
+(how ``run_tasks`` works now), longest ready Job first (an ideal that knows the
+times), dearest estimated cost first (the Dask engine's task priority,
+``alloybench.engine.stream.estimated_cost``) or first come first served; and the
+critical-path limit,
 Σ / max(Σ / N, longest chain), that no schedule beats.  ``--bound-only`` prints
 these for a store and starts no Dask (``--reference docs/results/quick/sevennet-0/results.sqlite``).
 ``--warm`` loads the model on every worker before the clock starts (the load time is
@@ -102,8 +104,10 @@ def task_steps(model, tasks, tier: str, reference, lookup) -> tuple[dict[str, li
     of all the task's earlier steps; and each Job's seconds.  ``lookup(job)`` gives the
     stored Result (None: not stored; the task then stops there, counted as missing).
     Independent of the runner: a model of what any schedule must respect.  Also each Job's
-    (task, name, is a relaxation, atoms), what a scheduler could know before running it."""
+    (task, name, estimated cost), what a scheduler knows before running it
+    (``alloybench.engine.stream.estimated_cost``, the Dask engine's priority)."""
     from alloybench import policy
+    from alloybench.engine.stream import estimated_cost
     from alloybench.runner import MAX_ROUNDS
     from alloybench.tasks.base import Context
 
@@ -126,7 +130,7 @@ def task_steps(model, tasks, tier: str, reference, lookup) -> tuple[dict[str, li
                 out.append([j.digest for j in new])
             for j in new:
                 seen.add(j.digest)
-                meta.setdefault(j.digest, (j.task, j.name, j.relax is not None, j.n_atoms))
+                meta.setdefault(j.digest, (j.task, j.name, estimated_cost(j)))
                 if j.digest not in known:
                     r = lookup(j)
                     if r is None:
@@ -210,19 +214,21 @@ def schedule(steps: dict[str, list[list[str]]], seconds: dict[str, float], n: in
             free += 1
         for d in batch:
             done.add(d)
-            for name in waiting.pop(d, ()):
+            for name in sorted(waiting.pop(d, ())):
                 needs[name].discard(d)
                 advance(name)
     return now
 
 
-def bounds(steps: dict[str, list[list[str]]], seconds: dict[str, float], counts: list[int]) -> list[dict]:
+def bounds(steps: dict[str, list[list[str]]], seconds: dict[str, float], counts: list[int],
+           meta: dict[str, tuple] | None = None) -> list[dict]:
     """Efficiency allowed by the structure at each worker count, with no overhead:
     ``barrier`` (the global rounds, each longest first: the runner before each task
     advanced on its own), ``per_task`` (each task advancing on its own, longest ready Job
-    first), ``per_task_fifo`` (the same, first come first served: what Dask does, not
-    knowing the Jobs' times), and the critical path's limit (no schedule beats
-    max(Σ/n, longest chain))."""
+    first: an ideal that knows the times), ``per_task_cost`` (the same, dearest estimated
+    cost first, ties in turn: the Dask engine's priority; needs ``meta``), ``per_task_fifo``
+    (first come first served: Dask without priorities), and the critical path's limit
+    (no schedule beats max(Σ/n, longest chain))."""
     total = sum(seconds.values())
     chain = schedule(steps, seconds, len(seconds) or 1, barrier=False)
     rows = []
@@ -230,10 +236,12 @@ def bounds(steps: dict[str, list[list[str]]], seconds: dict[str, float], counts:
         b = schedule(steps, seconds, n, barrier=True)
         t = schedule(steps, seconds, n, barrier=False)
         q = schedule(steps, seconds, n, barrier=False, order=lambda d, k: k)
+        c = schedule(steps, seconds, n, barrier=False, order=lambda d, k: (-meta[d][2], k)) if meta else None
         eff = lambda m: round(total / m / n, 3) if m else None  # noqa: E731
-        rows.append({"workers": n, "barrier_eff": eff(b), "per_task_eff": eff(t), "per_task_fifo_eff": eff(q),
-                     "critical_path_eff": eff(max(total / n, chain)),
-                     "barrier_s": round(b, 2), "per_task_s": round(t, 2), "per_task_fifo_s": round(q, 2),
+        rows.append({"workers": n, "barrier_eff": eff(b), "per_task_eff": eff(t), "per_task_cost_eff": eff(c),
+                     "per_task_fifo_eff": eff(q), "critical_path_eff": eff(max(total / n, chain)),
+                     "barrier_s": round(b, 2), "per_task_s": round(t, 2),
+                     "per_task_cost_s": round(c, 2) if c else None, "per_task_fifo_s": round(q, 2),
                      "critical_path_s": round(chain, 2)})
     return rows
 
@@ -313,7 +321,8 @@ def main(argv: list[str] | None = None) -> int:
     def structure(path: Path) -> dict[int, dict]:
         """The reference's structure: printed, kept in ``doc``; the bounds by worker count."""
         with Store(path, readonly=True) as st:
-            steps, seconds, n_missing, _ = task_steps(model, tasks, a.tier, reference, lambda j: st.get(model.id, j))
+            steps, seconds, n_missing, meta = task_steps(model, tasks, a.tier, reference,
+                                                         lambda j: st.get(model.id, j))
         job_s = sum(seconds.values())
         print(f"# {model.name} ({model.id}), tier {a.tier}, {len(tasks)} tasks, {len(seconds)} Jobs, "
               f"{len(barrier_rounds(steps))} rounds, {job_s:.1f} s of Job time; {platform.node()} "
@@ -322,12 +331,13 @@ def main(argv: list[str] | None = None) -> int:
                                                 f"{sum(seconds[d] for x in v for d in x):.1f} s)"
                                                 for k, v in sorted(steps.items()) if v) +
               (f"; {n_missing} Jobs not in the store (their tasks stop there)" if n_missing else ""), flush=True)
-        limits = {r["workers"]: r for r in bounds(steps, seconds, counts or [1, 2, 4, 8, 16])}
-        print("\n| workers | barrier bound eff | per-task bound eff (longest first) | per-task, first come "
-              "first served | critical-path limit |\n|---|---|---|---|---|")
+        limits = {r["workers"]: r for r in bounds(steps, seconds, counts or [1, 2, 4, 8, 16], meta)}
+        print("\n| workers | barrier (rounds) | per task, longest first (ideal) | per task, dearest estimate "
+              "first (the engine) | per task, first come first served | critical-path limit |\n"
+              "|---|---|---|---|---|---|")
         for n, r in limits.items():
-            print(f"| {n} | {r['barrier_eff']:.3f} | {r['per_task_eff']:.3f} | {r['per_task_fifo_eff']:.3f} | "
-                  f"{r['critical_path_eff']:.3f} |")
+            print(f"| {n} | {r['barrier_eff']:.3f} | {r['per_task_eff']:.3f} | {r['per_task_cost_eff']:.3f} | "
+                  f"{r['per_task_fifo_eff']:.3f} | {r['critical_path_eff']:.3f} |")
         print(flush=True)
         doc.update({"jobs": len(seconds), "rounds": len(barrier_rounds(steps)),
                     "depth": max((len(v) for v in steps.values()), default=0), "job_s": round(job_s, 2),
@@ -396,7 +406,8 @@ def main(argv: list[str] | None = None) -> int:
                "speedup": round(t1 / wall, 3) if t1 else None,
                "efficiency": round(t1 / wall / n, 3) if t1 else None,
                "bound_efficiency": lim.get("barrier_eff"), "per_task_bound": lim.get("per_task_eff"),
-               "per_task_fifo_bound": lim.get("per_task_fifo_eff"), "critical_path_limit": lim.get("critical_path_eff"),
+               "per_task_cost_bound": lim.get("per_task_cost_eff"), "per_task_fifo_bound": lim.get("per_task_fifo_eff"),
+               "critical_path_limit": lim.get("critical_path_eff"),
                "overhead_vs_no_dask": round(wall / t_ref - 1, 3) if t_ref and (n == 1 or a.gpus) else None,
                "job_s": round(_job_seconds(work / f"dask{n}.sqlite"), 1), "computed": out.computed,
                "depth": out.rounds, "same_results": same, "tasks": summary["tasks"], "loads": summary["loads"],
@@ -411,7 +422,7 @@ def main(argv: list[str] | None = None) -> int:
     for r in rows:
         f = lambda v, fmt="{:.2f}": "-" if v is None else fmt.format(v)  # noqa: E731
         print(f"| {r['workers']}{' GPU' if a.gpus else ''} | {r['wall_s']:.1f} | {r['job_s']:.1f} | {f(r['speedup'])} | "
-              f"{f(r['efficiency'])} | {f(r['bound_efficiency'])} | {f(r['per_task_fifo_bound'])} | "
+              f"{f(r['efficiency'])} | {f(r['bound_efficiency'])} | {f(r['per_task_cost_bound'])} | "
               f"{f(r['critical_path_limit'])} | {f(r['overhead_vs_no_dask'], '{:+.1%}')} | "
               f"{'yes' if r['same_results'] else 'NO'} |")
     print(f"\nwithout Dask: {t_ref or float('nan'):.1f} s; start-up of the cluster excluded; model loads "

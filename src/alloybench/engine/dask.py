@@ -49,6 +49,7 @@ from typing import Any
 from alloybench.engine.dask_completion import Completion, Stranded
 from alloybench.engine.dask_cluster import ENV_RESOURCE, GPU_RESOURCE, SchedulerOptions, Session, open_session
 from alloybench.engine.dask_worker import ChunkOutcome, ModelEngine, ModelRef, run_chunk
+from alloybench.engine.stream import RoundStream, estimated_cost
 from alloybench.errors import UserError
 from alloybench.jobs import Job, Result
 
@@ -198,8 +199,6 @@ class DaskEngine:
         the serial engine, one Dask task per Job, submitted as soon as it is handed over.
         GPU workers (or ``batched``) keep rounds: each round is cut into one share per
         worker, and a worker runs its share through the batched engine."""
-        from alloybench.engine.stream import RoundStream
-
         _, gpu = self._group()
         if gpu or self.batched:
             return RoundStream(self)
@@ -244,8 +243,10 @@ class _Stream:
 
     def _submit(self, chunk: _Chunk, workers: list[str]) -> Any:
         e = self.engine
+        # the dearest ready Jobs first (alloybench.engine.stream.estimated_cost); equal ones in turn
         fut = self.client.submit(run_chunk, self.factory, chunk.jobs, workers=workers, allow_other_workers=True,
                                  resources=self.resources or None, pure=False,
+                                 priority=sum(estimated_cost(j) for j in chunk.jobs),
                                  key=f"alloybench-{e.label}-{uuid.uuid4().hex[:12]}")
         self.meta[fut] = chunk
         e.stats["tasks"] += 1
