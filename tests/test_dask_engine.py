@@ -108,6 +108,42 @@ def test_al_bulk_elastic_on_two_workers_stores_what_the_serial_engine_stores(ses
     assert again.computed == 0 and again.reused == out.computed
 
 
+def test_the_stream_takes_jobs_while_it_runs_dearest_first(session, monkeypatch):
+    """DaskEngine.stream(): Jobs submitted between two Results are run too, one Dask task
+    each, with the estimated cost (atoms x force calls) as the task priority."""
+    from alloybench.engine.stream import RELAX_CALLS, estimated_cost
+    from alloybench.jobs import Relax
+
+    model = replace(resolve("emt"), elements=frozenset({"Al"}))
+    engine = DaskEngine(session, model=model)
+    priorities = []
+    real = session.client.submit
+
+    def submit(*args, **kwargs):
+        priorities.append(kwargs.get("priority"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(session.client, "submit", submit)
+    first = [Job(task="t", name=f"sp{i}", structure=Structure.from_atoms(bulk("Al", "fcc", a=4.0 + 0.01 * i)))
+             for i in range(3)]
+    later = Job(task="t", name="relax", structure=Structure.from_atoms(bulk("Al", "fcc", a=4.1, cubic=True)),
+                relax=Relax(fmax=0.05, max_steps=20))
+    stream = engine.stream()
+    stream.submit(first)
+    seen = []
+    try:
+        for job, result in stream:
+            seen.append(job.name)
+            assert result.ok, result.reason
+            if len(seen) == 1:
+                stream.submit([later])
+    finally:
+        stream.close()
+    assert sorted(seen) == ["relax", "sp0", "sp1", "sp2"]
+    assert priorities == [1, 1, 1, 4 * RELAX_CALLS] == [estimated_cost(j) for j in first + [later]]
+    assert engine.summary()["submissions"] == 2 and engine.summary()["tasks"] == 4
+
+
 def test_a_job_that_kills_its_worker_is_retried_then_stored_failed(session, tmp_path):
     model = resolve("misbehaving:segfault_on_two")
     jobs = [Job(task="t", name=f"al{n}", structure=Structure.from_atoms(a))

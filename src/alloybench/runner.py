@@ -1,9 +1,16 @@
 """Drives tasks, an engine and the store: build -> execute what is not stored -> analyse.
 
-Rounds: each task's ``build`` sees the results known so far and may return
-new Jobs that depend on them (strains of a relaxed cell).  All pending Jobs of
-all tasks in a round go to the engine together, deduplicated by digest, so a
-relaxation several tasks need runs once and an engine may batch a round.
+Each task advances on its own.  A task's ``build`` sees the results of the Jobs it
+built so far and may return new Jobs that depend on them (strains of a relaxed
+cell); once every Job a task waits for is finished, it is built again and its new
+Jobs go to the engine at once, while other tasks' Jobs still run: no task waits
+for another's, only for its own Jobs.  Jobs are deduplicated by digest across
+tasks: a relaxation several tasks need runs once, and each of them waits for it.
+The engine is driven as a stream (``alloybench.engine.stream``): the Dask engine
+takes new Jobs while it runs; the others (serial, batched) keep rounds, the Jobs
+that became ready during a round forming the next one, so a batched engine still
+receives a whole round at once.  What is stored does not depend on the order: a
+task's builds see the same results either way (all of its own Jobs finished).
 """
 
 from __future__ import annotations
@@ -16,12 +23,14 @@ from alloybench.jobs import Job, Result
 from alloybench.models import Model
 from alloybench.reference import Reference
 from alloybench.engine.limits import should_retry
+from alloybench.engine.stream import RoundStream, round_order, stream_for
 from alloybench.store import RECURRED, Store, is_transient
 from alloybench.tasks.base import Context, Metric, Task, Tier
 
-MAX_ROUNDS = 12
+MAX_ROUNDS = 12  # builds a task may wait on (its depth); what it asks for beyond is missing
 
-# progress(event, payload): "round" (jobs list) then "job" (job, result) per Job
+# progress(event, payload): "round" (a list of Jobs handed to the engine: a task's new
+# Jobs, or several tasks') and "job" ((job, result)) per Job finished
 Progress = Callable[[str, object], None]
 
 
@@ -79,10 +88,13 @@ def _flag_dependents(task: Task, ctx: Context, view: dict[str, Result], raw: dic
 def run_tasks(model: Model, tasks: list[Task], tier: Tier, reference: Reference, store: Store, engine,
               progress: Progress | None = None, accept_unconverged: bool = True) -> RunOutcome:
     """``accept_unconverged`` False: every relaxation that stopped above its fmax is a failure
-    (the rule before alloybench.policy; kept to show what the policy changes)."""
+    (the rule before alloybench.policy; kept to show what the policy changes).  ``engine``
+    None: analyse the stored results only.  ``out.rounds``: the deepest task's number of
+    builds that waited on Jobs (with a round-keeping engine, the rounds run)."""
     ctx = Context(reference=reference, tier=tier, elements=model.elements)
     known: dict[str, Result] = {}
     raw: dict[str, Result] = {}  # as stored, before the policy
+    from_store: set[str] = set()  # digests known from the store (not computed in this run)
 
     def usable(job: Job, result: Result) -> Result:
         raw[job.digest] = result
@@ -93,53 +105,120 @@ def run_tasks(model: Model, tasks: list[Task], tier: Tier, reference: Reference,
     retry: set[str] = set()
     limits = getattr(engine, "limits", None) if engine is not None else None
     beyond: dict[str, Job] = {}
-    for round_no in range(1, MAX_ROUNDS + 1):
-        # build until the store adds nothing new: a resumed run then hands the engine every
-        # Job that is ready at once, instead of a round of the first stage's leftovers first
+    by_name = {t.name: t for t in tasks}
+    depth = {t.name: 0 for t in tasks}
+    waits: dict[str, set[str]] = {t.name: set() for t in tasks}  # task -> digests it waits for
+    waiters: dict[str, set[str]] = {}  # digest -> tasks waiting for it
+    submitted: dict[str, Job] = {}  # handed to the engine, not finished yet
+    # the Job a digest is stored under (its task and name columns): the one built at the
+    # lowest step, then by the first task in order, whenever the tasks got there, so the
+    # store is what the rounds of a global barrier wrote (see the end)
+    order = {t.name: i for i, t in enumerate(tasks)}
+    owner: dict[str, tuple[int, int, Job]] = {}
+    stored_as: dict[str, tuple[Job, Result]] = {}
+
+    def advance(task: Task) -> list[Job]:
+        """Build ``task`` until it waits for Jobs not finished (returned: those to submit)
+        or is complete.  Like a resumed run's rounds: build again while the store adds
+        results, so every Job that is ready goes to the engine at once."""
+        tried: set[frozenset[str]] = set()  # views built from in this call (a task that oscillates stops)
         while True:
-            views = _views(tasks, ctx, known, built)
-            pending: dict[str, Job] = {}
-            found = 0
-            for task in tasks:
-                jobs = task.build(ctx, views[task.name])
-                built[task.name] = jobs
-                for job in jobs:
-                    if job.digest in known or job.digest in pending:
-                        continue
-                    stored = store.get(model.id, job)
-                    if stored is not None and engine is not None and is_transient(stored):
-                        retry.add(job.digest)  # out of device memory last time: compute again, once
-                        pending[job.digest] = job
-                    elif stored is not None and limits is not None and should_retry(stored, limits.seconds(job)):
-                        pending[job.digest] = job  # timed out under a shorter limit than it has now
-                    elif stored is not None:
-                        known[job.digest] = usable(job, stored)
-                        out.reused += 1
-                        found += 1
-                    else:
-                        pending[job.digest] = job
-            if not found:
-                break
-        if not pending or engine is None:  # engine None: analyse stored results only
-            break
-        out.rounds = round_no
-        todo = sorted(pending.values(), key=lambda j: (j.task, j.name))
-        if progress:
-            progress("round", todo)
-        for job, result in engine.run(todo):
-            if job.digest in retry and is_transient(result):
-                result = replace(result, reason=result.reason + RECURRED)
-            store.put(model.id, job, result)
-            known[job.digest] = usable(job, result)
-            out.computed += 1
-            if progress:
-                progress("job", (job, result))
-    else:  # MAX_ROUNDS used up: whatever the tasks still ask for is missing, not silently dropped
-        views = _views(tasks, ctx, known, built)
-        for task in tasks:
-            for job in task.build(ctx, views[task.name]):
-                if job.digest not in known and store.get(model.id, job) is None:
-                    beyond[job.digest] = job
+            before = built.get(task.name, [])
+            in_view = {j.digest for j in before if j.digest in known}
+            tried.add(frozenset(in_view))
+            jobs = task.build(ctx, {j.name: known[j.digest] for j in before if j.digest in known})
+            built[task.name] = jobs
+            rank = (depth[task.name] + 1, order[task.name])
+            for job in jobs:
+                if job.digest not in owner or rank < owner[job.digest][:2]:
+                    owner[job.digest] = (*rank, job)
+            new: dict[str, Job] = {}
+            wait: set[str] = set()
+            found = False
+            for job in jobs:
+                d = job.digest
+                if d in known or d in new:
+                    continue
+                if d in submitted:
+                    wait.add(d)
+                    continue
+                stored = store.get(model.id, job)
+                if stored is not None and engine is not None and is_transient(stored):
+                    retry.add(d)  # out of device memory last time: compute again, once
+                    new[d] = job
+                elif stored is not None and limits is not None and should_retry(stored, limits.seconds(job)):
+                    new[d] = job  # timed out under a shorter limit than it has now
+                elif stored is not None:
+                    known[d] = usable(job, stored)
+                    from_store.add(d)
+                    out.reused += 1
+                    found = True
+                else:
+                    new[d] = job
+            nxt = {j.digest for j in jobs if j.digest in known}
+            stale = nxt - in_view if frozenset(nxt) not in tried else set()
+            if found or stale & from_store:
+                continue  # the store (here, or found for another task) gave results: build again
+            if not new and not wait:
+                if stale:
+                    continue  # all it asked for is finished (computed for another task): build again
+                return []  # complete
+            if engine is None:
+                return []  # analyse only: what is not stored stays missing
+            if depth[task.name] >= MAX_ROUNDS:  # used up: what it still asks for is missing, not dropped
+                beyond.update(new)
+                return []
+            depth[task.name] += 1
+            out.rounds = max(out.rounds, depth[task.name])
+            wait |= set(new)
+            waits[task.name] = wait
+            for d in wait:
+                waiters.setdefault(d, set()).add(task.name)
+            submitted.update(new)
+            return sorted(new.values(), key=round_order)
+
+    first = [job for task in tasks for job in advance(task)]
+    if first and engine is not None:
+        stream = stream_for(engine)
+        by_round = isinstance(stream, RoundStream)
+        if by_round and progress:
+            stream.announce = lambda jobs: progress("round", jobs)  # a round as it starts, as before
+
+        def hand(stream, jobs: list[Job]) -> None:
+            if jobs:
+                if progress and not by_round:
+                    progress("round", jobs)
+                stream.submit(jobs)
+
+        try:
+            hand(stream, sorted(first, key=round_order))
+            for job, result in stream:
+                d = job.digest
+                if d not in submitted:
+                    continue  # not asked for (an engine's stray answer)
+                del submitted[d]
+                if d in retry and is_transient(result):
+                    result = replace(result, reason=result.reason + RECURRED)
+                store.put(model.id, job, result)
+                stored_as[d] = (job, result)
+                known[d] = usable(job, result)
+                out.computed += 1
+                if progress:
+                    progress("job", (job, result))
+                ready: list[Job] = []
+                for name in sorted(waiters.pop(d, ())):
+                    waits[name].discard(d)
+                    if not waits[name]:
+                        ready.extend(advance(by_name[name]))
+                hand(stream, ready)
+        finally:
+            stream.close()
+    for d, (job, result) in stored_as.items():  # a shared Job stored under another task's name first
+        canon = owner[d][2]
+        if (canon.task, canon.name) != (job.task, job.name):
+            store.put(model.id, canon, result)
+    if beyond:  # MAX_ROUNDS used up: whatever those tasks still ask for is missing
+        beyond = {d: j for d, j in beyond.items() if d not in known and store.get(model.id, j) is None}
     views = _views(tasks, ctx, known, built)
     out.views = views
     for task in tasks:

@@ -1,10 +1,12 @@
 """Distributed engine: the same Jobs, run on Dask workers; the client stores the answers.
 
 ``DaskEngine`` is an engine like the serial and batched ones (``run(jobs)`` yields
-``(Job, Result)``), so ``alloybench.runner.run_tasks`` drives it unchanged: each
-round of a model's ready Jobs is submitted at once and the Results stream back
-(``as_completed``) to the client, which is the only writer of the store.  A
-restarted client recomputes nothing finished, since the store keys by digest.
+``(Job, Result)``), and it also streams (``stream()``, see ``alloybench.engine.stream``):
+``alloybench.runner.run_tasks`` submits each task's next Jobs as soon as the Jobs
+that task waits for are finished, while the other tasks' Jobs still run, and the
+Results stream back (``as_completed``) to the client, which is the only writer of
+the store.  A restarted client recomputes nothing finished, since the store keys by
+digest.
 
 Placement (:class:`Placement`): the workers that can run a model (the main
 environment's, or those started from the model family's environment, ``env-FAMILY``;
@@ -18,10 +20,11 @@ stranded tasks and they are submitted again on the workers alive).  A finished m
 the others.
 
 Granularity: on CPU workers with the serial engine, one task per Job (the best
-balance; a Dask task costs about a millisecond); on GPU workers (or ``batched``),
-the round is cut into one share per worker of the group, by atoms, and each worker
-runs its share through the batched engine: a whole round of a model's Jobs per
-worker, not one Job at a time.
+balance; a Dask task costs about a millisecond), submitted as the runner hands it
+over; on GPU workers (or ``batched``) the runner keeps rounds, each round is cut
+into one share per worker of the group, by atoms, and each worker runs its share
+through the batched engine: a whole round of a model's Jobs per worker, not one Job
+at a time.
 
 Worker deaths: a task whose worker died (``KilledWorker``) is submitted again, on
 the workers alive; a batch that died once is retried whole, then Job by Job, so a
@@ -46,6 +49,7 @@ from typing import Any
 from alloybench.engine.dask_completion import Completion, Stranded
 from alloybench.engine.dask_cluster import ENV_RESOURCE, GPU_RESOURCE, SchedulerOptions, Session, open_session
 from alloybench.engine.dask_worker import ChunkOutcome, ModelEngine, ModelRef, run_chunk
+from alloybench.engine.stream import RoundStream, estimated_cost
 from alloybench.errors import UserError
 from alloybench.jobs import Job, Result
 
@@ -190,87 +194,131 @@ class DaskEngine:
     def close(self) -> None:
         self.placement.close(self.key)
 
+    def stream(self):
+        """Jobs submitted while others run (``alloybench.engine.stream``): on CPU workers with
+        the serial engine, one Dask task per Job, submitted as soon as it is handed over.
+        GPU workers (or ``batched``) keep rounds: each round is cut into one share per
+        worker, and a worker runs its share through the batched engine."""
+        _, gpu = self._group()
+        if gpu or self.batched:
+            return RoundStream(self)
+        return _Stream(self, gpu=False)
+
     def run(self, jobs: Iterable[Job]) -> Iterator[tuple[Job, Result]]:
+        """One round: ``jobs`` submitted at once, ``(Job, Result)`` yielded as they finish."""
         jobs = list(jobs)
         if not jobs:
             return
-
-        client = self.session.client
-        by_digest = {j.digest: j for j in jobs}
         group, gpu = self._group()
-        factory = self._factory(gpu)
-        resources = {}
-        if self.env:
-            resources[f"{ENV_RESOURCE}{self.env}"] = 1
-        if gpu:
-            resources[GPU_RESOURCE] = 1
-        meta: dict[Any, _Chunk] = {}
-
-        def submit(chunk: _Chunk, workers: list[str]) -> Any:
-            fut = client.submit(run_chunk, factory, chunk.jobs, workers=workers, allow_other_workers=True,
-                                resources=resources or None, pure=False,
-                                key=f"alloybench-{self.label}-{uuid.uuid4().hex[:12]}")
-            meta[fut] = chunk
-            self.stats["tasks"] += 1
-            return fut
-
-        batched = gpu or self.batched
-        if batched:
-            futures = [submit(_Chunk(share), [w]) for share, w in zip(_shares(jobs, len(group)), group)]
-        else:
-            futures = [submit(_Chunk([j]), group) for j in jobs]
-        done = Completion(client, futures)
+        stream = _Stream(self, gpu=gpu)
         try:
-            for fut, stranded in done:
-                if self._cancel.is_set():
-                    raise KeyboardInterrupt
-                chunk = meta.pop(fut)
-                try:
-                    outcome: ChunkOutcome | None = None if stranded else done.result(fut)
-                except UserError:
-                    raise
-                except Stranded:  # finished, but its result died with its worker and the recompute is stranded
-                    outcome = None
-                except Exception as exc:  # noqa: BLE001 - sorted below: a death is retried
-                    if not _is_death(exc):
-                        why = _why(exc)
-                        for job in chunk.jobs:
-                            yield job, Result.failure("worker", f"task failed on the worker: {why}"[:500])
-                        continue
-                    self.stats["worker_deaths"] += 1
-                    chunk.deaths += 1
-                    if chunk.deaths > self.retries:
-                        for job in chunk.jobs:
-                            yield job, Result.failure(
-                                "worker", f"crash: the worker died {chunk.deaths} times running this Job "
-                                          f"(retries {self.retries}): {_why(exc)}"[:500])
-                        continue
-                    group, _ = self._group()
-                    if len(chunk.jobs) > 1 and chunk.deaths > 1:  # isolate the Job that kills its worker
-                        for job in chunk.jobs:
-                            done.add(submit(_Chunk([job], deaths=chunk.deaths), group))
-                    else:
-                        done.add(submit(chunk, group))
-                    continue
-                if outcome is None:  # no worker it may run on is left: again on those alive
-                    self.stats["stranded"] = self.stats.get("stranded", 0) + 1
-                    group, _ = self._group()
-                    done.add(submit(chunk, group))
-                    continue
-                self.placement.held(self.key, outcome.worker)
-                self.stats["workers"].add(outcome.worker)
-                if outcome.loaded:
-                    self.stats["loads"] += 1
-                    self.stats["load_seconds"] += outcome.load_seconds
-                for digest, result in outcome.results:
-                    job = by_digest.get(digest)
-                    if job is not None:
-                        yield job, result
+            stream.submit(jobs, group=group)
+            yield from stream
         finally:
-            done.cancel_pending()
+            stream.close()
 
     def summary(self) -> dict[str, Any]:
         return {**{k: v for k, v in self.stats.items() if k != "workers"}, "workers": len(self.stats["workers"])}
+
+
+class _Stream:
+    """The Dask engine's stream: futures of ``run_chunk`` over a :class:`Completion`,
+    retried on worker deaths and when stranded; see the module doc."""
+
+    def __init__(self, engine: DaskEngine, gpu: bool):
+        self.engine = engine
+        self.client = engine.session.client
+        self.gpu = gpu
+        self.batched = gpu or engine.batched
+        self.factory = engine._factory(gpu)
+        self.resources: dict[str, float] = {}
+        if engine.env:
+            self.resources[f"{ENV_RESOURCE}{engine.env}"] = 1
+        if gpu:
+            self.resources[GPU_RESOURCE] = 1
+        self.meta: dict[Any, _Chunk] = {}
+        self.by_digest: dict[str, Job] = {}
+        self.rounds = 0
+        self.done = Completion(self.client, [])
+
+    def _submit(self, chunk: _Chunk, workers: list[str]) -> Any:
+        e = self.engine
+        # the dearest ready Jobs first (alloybench.engine.stream.estimated_cost); equal ones in turn
+        fut = self.client.submit(run_chunk, self.factory, chunk.jobs, workers=workers, allow_other_workers=True,
+                                 resources=self.resources or None, pure=False,
+                                 priority=sum(estimated_cost(j) for j in chunk.jobs),
+                                 key=f"alloybench-{e.label}-{uuid.uuid4().hex[:12]}")
+        self.meta[fut] = chunk
+        e.stats["tasks"] += 1
+        return fut
+
+    def submit(self, jobs: Iterable[Job], group: list[str] | None = None) -> None:
+        jobs = list(jobs)
+        if not jobs:
+            return
+        if group is None:
+            group, _ = self.engine._group()  # the model's workers now (models finish, workers come and go)
+        self.rounds += 1
+        self.engine.stats["submissions"] = self.engine.stats.get("submissions", 0) + 1
+        for job in jobs:
+            self.by_digest[job.digest] = job
+        if self.batched:
+            chunks = [(_Chunk(share), [w]) for share, w in zip(_shares(jobs, len(group)), group)]
+        else:
+            chunks = [(_Chunk([j]), group) for j in jobs]
+        for chunk, workers in chunks:
+            self.done.add(self._submit(chunk, workers))
+
+    def close(self) -> None:
+        self.done.cancel_pending()
+
+    def __iter__(self) -> Iterator[tuple[Job, Result]]:
+        e, done = self.engine, self.done
+        for fut, stranded in done:
+            if e._cancel.is_set():
+                raise KeyboardInterrupt
+            chunk = self.meta.pop(fut)
+            try:
+                outcome: ChunkOutcome | None = None if stranded else done.result(fut)
+            except UserError:
+                raise
+            except Stranded:  # finished, but its result died with its worker and the recompute is stranded
+                outcome = None
+            except Exception as exc:  # noqa: BLE001 - sorted below: a death is retried
+                if not _is_death(exc):
+                    why = _why(exc)
+                    for job in chunk.jobs:
+                        yield job, Result.failure("worker", f"task failed on the worker: {why}"[:500])
+                    continue
+                e.stats["worker_deaths"] += 1
+                chunk.deaths += 1
+                if chunk.deaths > e.retries:
+                    for job in chunk.jobs:
+                        yield job, Result.failure(
+                            "worker", f"crash: the worker died {chunk.deaths} times running this Job "
+                                      f"(retries {e.retries}): {_why(exc)}"[:500])
+                    continue
+                group, _ = e._group()
+                if len(chunk.jobs) > 1 and chunk.deaths > 1:  # isolate the Job that kills its worker
+                    for job in chunk.jobs:
+                        done.add(self._submit(_Chunk([job], deaths=chunk.deaths), group))
+                else:
+                    done.add(self._submit(chunk, group))
+                continue
+            if outcome is None:  # no worker it may run on is left: again on those alive
+                e.stats["stranded"] = e.stats.get("stranded", 0) + 1
+                group, _ = e._group()
+                done.add(self._submit(chunk, group))
+                continue
+            e.placement.held(e.key, outcome.worker)
+            e.stats["workers"].add(outcome.worker)
+            if outcome.loaded:
+                e.stats["loads"] += 1
+                e.stats["load_seconds"] += outcome.load_seconds
+            for digest, result in outcome.results:
+                job = self.by_digest.pop(digest, None)
+                if job is not None:
+                    yield job, result
 
 
 # ------------------------------------------------------------------------ generic map

@@ -22,7 +22,7 @@ from typing import Any
 
 #: how often (s) the scheduler is asked for stranded tasks while futures are pending
 CHECK_EVERY_S = 5.0
-#: how long the loop sleeps when nothing finished (s): a Job costs far more
+#: how long the loop waits at most when nothing finished (s); a future finishing ends the wait
 POLL_S = 0.05
 
 
@@ -90,7 +90,20 @@ class Completion:
             for fut in self._due_check():
                 yield fut, True
             if not batch:
-                time.sleep(POLL_S)
+                self._wait(POLL_S)
+
+    def _wait(self, seconds: float) -> None:
+        """Until a future finishes or ``seconds`` pass: as_completed notifies its thread
+        condition after queueing a finished future, so a Result is handed on at once
+        (a task's next Jobs depend on it), not at the next poll."""
+        cond = getattr(self.ac, "thread_condition", None)
+        ready = getattr(self.ac, "has_ready", None)
+        if cond is None or ready is None:
+            time.sleep(seconds)
+            return
+        with cond:
+            if not ready():
+                cond.wait(timeout=seconds)
 
     def result(self, fut: Any) -> Any:
         while True:
