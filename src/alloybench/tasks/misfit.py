@@ -10,12 +10,15 @@ does not compute misfit volumes; the two reference families are read as:
   number of lattice sites in both (for the vacancy: N - 1 atoms against N, so
   dV is the vacancy's relaxation volume, negative).  Cell relaxed
   hydrostatically (xx, yy, zz; the cubic cell keeps its shape) to a cell
-  force of 1e-4 eV/Å (UnitCellFilter with that mask: that is a residual stress below
-  ~6e-6 eV/Å^3, ~0.05 Å^3 in dV for 256 sites); the pure cell goes through
-  the same protocol so residual errors of the bulk relaxation cancel.
+  force of 1e-4 eV/Å with L-BFGS (UnitCellFilter with that mask: that is a residual
+  stress below ~6e-6 eV/Å^3, ~0.05 Å^3 in dV for 256 sites); the pure cell goes through
+  the same protocol so residual errors of the bulk relaxation cancel.  misfit-1 used
+  FIRE here, which stopped short: the vacancy's dV moved 3.5 % when its fmax was halved;
+  with L-BFGS halving it moves dV by <= 0.35 % (docs/protocols.md 14.6).
 * ``PressureMisfitVol``: ``dV = V (p[X] - p[pure]) / B`` with the pressure
   p = -tr(sigma)/3 of the cell with X at the host's fixed lattice (positions
-  relaxed; the same Job as the single-solute cell of ``solute_binding``), V the
+  relaxed with L-BFGS to 1e-3 eV/Å: tighter than ``solute_binding``'s 2e-3, which moved
+  the vacancy's value 3.5 % when halved (misfit-1); at 1e-3 halving moves it 0.2 %), V the
   cell volume and B the model's bulk modulus of the host, -V dp/dV from
   +-0.5 % hydrostatic strain of the conventional cell.  In linear elasticity
   both definitions agree; the reference's two values differ by up to 2 Å^3,
@@ -43,7 +46,6 @@ from alloybench.tasks.bulk import relax_job
 from alloybench.tasks.solutes import (
     DEFAULT_REPEATS,
     HOST_PHASES,
-    SOLUTE_RELAX,
     cell_job,
     decorate,
     host_cell,
@@ -53,8 +55,9 @@ from alloybench.tasks.solutes import (
     solute_elements,
 )
 
-MISFIT_PROTOCOL = "misfit-1"
-CELL_RELAX = Relax(fmax=1e-4, max_steps=3000, cell_mask=(True, True, True, False, False, False), optimizer="FIRE")
+MISFIT_PROTOCOL = "misfit-2"
+CELL_RELAX = Relax(fmax=1e-4, max_steps=3000, cell_mask=(True, True, True, False, False, False), optimizer="LBFGS")
+FIXED_RELAX = Relax(fmax=1e-3, max_steps=2000, cell_mask=None, optimizer="LBFGS")
 BULK_STRAIN = 0.005  # linear, hydrostatic
 
 
@@ -62,7 +65,7 @@ BULK_STRAIN = 0.005  # linear, hydrostatic
 class MisfitSettings:
     repeats: tuple[tuple[str, int], ...] = DEFAULT_REPEATS
     cell_relax: Relax = CELL_RELAX
-    fixed_relax: Relax = SOLUTE_RELAX
+    fixed_relax: Relax = FIXED_RELAX
 
     def n(self, phase: str) -> int:
         return dict(self.repeats)[phase]
