@@ -128,8 +128,10 @@ def faulted_cell(base: Atoms, zrepeats: int, frac: tuple[float, float]) -> Atoms
 
 
 def fault_relax(spec: GSFSpec) -> Relax:
+    """FIRE, not L-BFGS: with SevenNet-0, L-BFGS (no line search) ended two theta faults at a point
+    5.8 eV above FIRE's minimum and another 5.7 eV below the perfect crystal (docs/protocols.md 14.6)."""
     return Relax(fmax=FAULT_FMAX, max_steps=FAULT_STEPS, cell_mask=CELL_ZZ if spec.relax_cell_z else None,
-                 free_directions=Z_ONLY, optimizer="LBFGS")
+                 free_directions=Z_ONLY, optimizer="FIRE")
 
 
 def displacements(ref: Reference, spec: GSFSpec) -> list[tuple[float, float]]:
