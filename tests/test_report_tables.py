@@ -5,7 +5,7 @@ ceb5c07 (tests/data/report_standard_ceb5c07.md): every cell compared as text, to
 When a committed store is rerun, regenerate the baseline with that commit's code on the new data:
 ``git worktree add /tmp/ceb ceb5c07 && cd /tmp/ceb && PYTHONPATH=src python -m alloybench.cli report
 ROOT/docs/results/standard/*/ --md ROOT/tests/data/report_standard_ceb5c07.md`` (last: SevenNet-0 rerun
-under elastic-2, 2026-12-02; the four classical potentials rerun under the current protocols, 2026-12-06)."""
+under elastic-2, 2026-12-02; the four classical potentials and SevenNet-0 rerun under the current protocols, 2026-12-06)."""
 
 from __future__ import annotations
 
