@@ -37,6 +37,7 @@ def test_tolerance_is_the_larger_of_half_a_percent_and_the_unit_floor():
     assert tolerance("meV", 50.0) == 1.0 and tolerance("meV", 500.0) == 2.5
     assert tolerance("mJ/m^2", 100.0) == 1.0 and abs(tolerance("eV/Å^2", 0.0) - 6.2415e-5) < 1e-8
     assert tolerance("Å", 4.0) == 0.02 and tolerance("GPa", 0.0) == 0.05
+    assert tolerance("eV/Å", 1e-8) == 1e-3 and tolerance("meV/Å", 40.0) == 1.0
 
 
 def _vacancy_check(monkeypatch, reference, emt_model, store, relax):

@@ -30,9 +30,10 @@ ENERGY_MEV = 1.0
 STRESS_GPA = 0.05
 EV_A3_TO_GPA = 1.0 / units.GPa
 REL = 0.005  # a metric is converged when it changes by at most this fraction...
-# ...or by at most this much in its own unit (energies 1 meV, planar energies 1 mJ/m^2)
+# ...or by at most this much in its own unit (energies 1 meV, planar energies 1 mJ/m^2; forces 1 meV/Å,
+# far below any force error a model is scored on, so a ~1e-9 eV/Å force of a symmetric cell is not "moved")
 ABSOLUTE = {"meV": 1.0, "eV": 1e-3, "eV/atom": 1e-3, "mJ/m^2": 1.0, "eV/Å^2": 1e-23 * units.J,
-            "GPa": STRESS_GPA}
+            "GPa": STRESS_GPA, "eV/Å": 1e-3, "meV/Å": 1.0}
 
 
 @dataclass
