@@ -3,15 +3,22 @@ protocol), L-BFGS to 2e-3 (the shipped one) and L-BFGS to 2e-4 (the reference), 
 Tells the optimiser's effect on a binding energy apart from the GPU engine's batch noise (#20).
 
     python benchmarks/binding_optimizer_check.py --model sevennet-0 Si Si 8
+    python benchmarks/binding_optimizer_check.py --model sevennet-0 --store RUN/results.sqlite Si Si 8
+
+``--store``: take the Al lattice constant from that run's ``relax/Al`` (to check a GPU run's own
+cells); without it the bulk is relaxed here first.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import sqlite3
 import time
 from dataclasses import replace
 
 from alloybench.engine.serial import run_job
+from alloybench.jobs import Result
 from alloybench.models import resolve
 from alloybench.reference import load_reference
 from alloybench.tasks.bulk import relax_job
@@ -26,9 +33,14 @@ def main() -> None:
     ap.add_argument("a_species")
     ap.add_argument("b_species")
     ap.add_argument("shell", type=int)
+    ap.add_argument("--store", help="results.sqlite whose relax/Al gives the lattice constant")
     args = ap.parse_args()
     calc = resolve(args.model).make_calculator()
-    bulk = run_job(relax_job(load_reference(), "Al"), calc)
+    if args.store:
+        row = sqlite3.connect(args.store).execute("SELECT result FROM results WHERE name = 'relax/Al'").fetchone()
+        bulk = Result.from_dict(json.loads(row[0]))
+    else:
+        bulk = run_job(relax_job(load_reference(), "Al"), calc)
     a = (4 * bulk.atoms.get_volume() / len(bulk.atoms)) ** (1 / 3)
     site = shell_sites(N)[args.shell - 1]
     e_pure = run_job(pure_job("t", "Al", a, N), calc).energy

@@ -318,8 +318,8 @@ def study_antisites(s: Study, ref: Reference) -> None:
 
 def study_vacancy(s: Study, ref: Reference) -> None:
     task = lambda: [point_defects.VacancyTask()]  # noqa: E731
-    s.compare("vacancy", "vacancy relaxation fmax (eV/Å)", "2e-3", "1e-3", Variant(task, tier="quick"),
-              Variant(task, [(point_defects, {"VACANCY_RELAX": tighter(point_defects.VACANCY_RELAX)})], tier="quick"))
+    s.compare("vacancy", "vacancy relaxation fmax (eV/Å)", "2e-3", "1e-3", Variant(task, tier="standard"),
+              Variant(task, [(point_defects, {"VACANCY_RELAX": tighter(point_defects.VACANCY_RELAX)})], tier="standard"))  # standard: with the 256-site cells
 
 
 def study_cohesive(s: Study, ref: Reference) -> None:

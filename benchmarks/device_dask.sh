@@ -7,8 +7,8 @@
 #   2. SevenNet-0 on CPU workers, quick-tier tasks bulk, cohesive, elastic, surfaces (177 s of Job
 #      time in the committed store, 2 threads on a loaded 2-core machine; single-threaded there now
 #      bulk and cohesive took 0.69 of their committed seconds, so ~120 s): 1, 16, 4 workers; no run
-#      without Dask (the 1-worker store is the reference of the others).  Left out: vacancy (its
-#      256-atom relaxations are 90-140 s Jobs, a fifth of the quick tier's 716 s alone) and
+#      without Dask (the 1-worker store is the reference of the others).  Left out: vacancy (when
+#      this was planned its 256-atom relaxations, standard tier since 2026-12-06, are 90-140 s Jobs, a fifth of the quick tier's 716 s alone) and
 #      stacking_faults (30 s, to keep the 1-worker run well under 150 s).
 # Each worker count's figures are written as they come ($OUT/*.json after every row), and each stage
 # runs under a timeout that leaves the next its share, so a slow machine still returns what it measured.

@@ -15,8 +15,8 @@ from ase.optimize import FIRE
 from alloybench.engine.serial import run_job
 from alloybench.runner import run_tasks
 from alloybench.tasks.base import Context
-from alloybench.tasks.misfit import CELL_RELAX, MisfitSettings, MisfitVolumeTask, pressure, relaxed_cell_job
-from alloybench.tasks.solutes import SOLUTE_RELAX, pure_job, single_job
+from alloybench.tasks.misfit import CELL_RELAX, FIXED_RELAX, MisfitSettings, MisfitVolumeTask, pressure, relaxed_cell_job
+from alloybench.tasks.solutes import pure_job, single_job
 
 SMALL = MisfitSettings(repeats=(("Al", 2), ("Cu", 2)))
 
@@ -42,7 +42,7 @@ def test_host_in_itself_has_zero_misfit():
     assert same.structure == pure.structure  # the same cell: the same Job digest, computed once
     r_pure, r_same = run_job(pure, EMT()), run_job(same, EMT())
     assert r_same.atoms.get_volume() - r_pure.atoms.get_volume() == pytest.approx(0.0, abs=1e-9)
-    fixed = run_job(single_job("t", "Al", "Al", a, n, SOLUTE_RELAX), EMT())
+    fixed = run_job(single_job("t", "Al", "Al", a, n, FIXED_RELAX), EMT())
     ref = run_job(pure_job("t", "Al", a, n), EMT())
     assert pressure(fixed) - pressure(ref) == pytest.approx(0.0, abs=1e-12)
 

@@ -13,7 +13,7 @@ lists are compared the same way.  Exit status 0 when everything agrees, 1 otherw
 
 ``--converged`` is the check for a protocol change that should not move the answers (another
 optimiser, a warm start): each metric's value may move by ``alloybench.convergence.tolerance``
-(0.5 % of the old value or the unit's floor: 1 meV, 1 meV/atom, 1 mJ/m², 0.05 GPa), its status
+(0.5 % of the old value or the unit's floor: 1 meV, 1 meV/atom, 1 mJ/m², 0.05 GPa, 1 meV/Å), its status
 must not change, a flag may not appear or vanish, and the overall score must agree to 3
 decimals.  It prints per task the metrics compared, those beyond tolerance and the largest
 change in units of its tolerance, then each metric that moved.

@@ -3,7 +3,7 @@
 How it works
 ------------
 Every Job runs in its own worker thread through the *same* code as the serial
-engine (:func:`alloybench.engine.serial.run_job`: ASE FIRE/BFGS,
+engine (:func:`alloybench.engine.serial.run_job`: ASE FIRE/BFGS/L-BFGS,
 the same cell filter for the Job's cell mask (FrechetCellFilter, UnitCellFilter for a
 partial mask), FixAtoms, FixCartesian, the same
 convergence test and failure checks).  The worker's calculator does not
@@ -16,7 +16,7 @@ the device, while each trajectory is the one the serial engine would follow
 (up to float32 summation order in the model): the same Jobs, the same answers.
 
 Static Jobs (relax None) cost one batched call; relaxations of any kind (full
-or masked cell, fixed atoms, free directions, FIRE or BFGS) are expressed the
+or masked cell, fixed atoms, free directions, FIRE, BFGS or L-BFGS) are expressed the
 same way, so nothing needs a separate code path.  Jobs the batched model cannot
 take (an element it lacks, a structure that makes the batched call fail) are
 retried one by one; a Job whose single evaluation still fails is recorded as a

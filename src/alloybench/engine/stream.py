@@ -50,7 +50,10 @@ def estimated_cost(job: Job) -> int:
     late behind a queue of single points, and the run's end waits for it alone
     (benchmarks/dask_scaling.py's bounds for EMT's standard tier at 16 workers, from two
     runs' Job times: first come first served 0.78 and 0.97, by this estimate 0.81 and 0.97,
-    knowing every Job's time 0.98 and 0.97)."""
+    knowing every Job's time 0.98 and 0.97).  On the device's 16 cores (2026-12-06,
+    docs/performance.md) the same bound from that run's own Job times came out the other way:
+    0.63 by this estimate against 0.69 first come first served (EMT standard), 0.69 against
+    0.70 (SevenNet-0, four quick tasks): the estimate is not yet the better order everywhere."""
     return job.n_atoms * (RELAX_CALLS if job.relax is not None else 1)
 
 

@@ -100,7 +100,8 @@ class Task(ABC):
     computes: str = ""
     reference_source: str = ""
     tier: Tier = "quick"  # cheapest tier that includes this task
-    protocol: str = "1"  # bump when the protocol changes: old results then no longer match
+    protocol: str = "1"  # bump when the protocol changes: old results then no longer match (a change of
+    # a Job's Relax alone, e.g. its optimiser, changes its digest already: no bump is needed for that)
     x_label: str = ""  # what x means on this task's curves (metrics with series and x), with its unit
     curve_reference_note: str = ""  # how curve_references places its points, for the figure's caption
 

@@ -64,9 +64,9 @@ from alloybench.reference import Reference
 from alloybench.tasks.base import Context, Metric, Task, failed_reason
 from alloybench.tasks.bulk import fcc_lattice_constant, relax_job
 
-# Shared by the solute-cell tasks (solutes, misfit_volume): the same structure
-# + relax + protocol is the same Job digest, so e.g. a single Cu in 256-site Al
-# is computed once for binding energies and pressure misfit volumes.
+# Shared by the solute-cell tasks (solutes, solution, antisites, misfit_volume): the same structure
+# + relax + protocol is the same Job digest, so e.g. the pure 256-site Al cell is computed once for
+# all of them (misfit-2's fixed-cell points relax to 1e-3 eV/Å: their own Jobs).
 SOLUTE_CELL_PROTOCOL = "solute-cells-1"
 SOLUTE_RELAX = Relax(fmax=2e-3, max_steps=1000, cell_mask=None, optimizer="LBFGS")
 HOST_PHASES = {"Al": "Al", "Cu": "Cu"}  # reference phase -> host element (fcc)
