@@ -22,7 +22,7 @@ from alloybench.jobs import Result
 from alloybench.models import resolve
 from alloybench.reference import load_reference
 from alloybench.tasks.bulk import relax_job
-from alloybench.tasks.solutes import SOLUTE_RELAX, pair_job, pure_job, shell_sites, single_job
+from alloybench.tasks.solutes import SOLUTE_RELAX, binding_energy_meV, pair_job, pure_job, shell_sites, single_job
 
 N = 4  # conventional cells per edge: the task's 256-site Al cell
 
@@ -50,7 +50,7 @@ def main() -> None:
         t = time.time()
         singles = {x: run_job(single_job("t", "Al", x, a, N, relax), calc) for x in {A, B}}
         pair = run_job(pair_job("t", "Al", A, B, args.shell, site, a, N, relax), calc)
-        value = 1000 * (pair.energy + e_pure - singles[A].energy - singles[B].energy)
+        value = binding_energy_meV(pair.energy, e_pure, singles[A].energy, singles[B].energy)
         steps = [r.steps for r in singles.values()] + [pair.steps]
         print(f"{label}: {A}-{B} shell {args.shell} binding {value:.3f} meV; steps {steps}; {time.time() - t:.0f} s",
               flush=True)

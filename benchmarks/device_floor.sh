@@ -11,8 +11,7 @@
 set -uo pipefail
 model=${1:?model}; limit_new=${2:-250}; limit_old=${3:-330}; shift 3
 site=/tmp/ab-site; extra=/tmp/ab-extra; fl=/tmp/fl/$model
-[ -d "$site/sevenn" ] || { mkdir -p "$site" && tar xJf .gpu/siteA.tar.xz -C "$site"; }
-[ -d "$extra" ] || python3 -m pip install -q --no-index --no-deps --target "$extra" .gpu/extra/*.whl
+[ -d "$site/sevenn" ] || bash benchmarks/gpu_leaderboard.sh setup A  # unpacks siteA into $site, .gpu/extra into $extra
 export ALLOYBENCH_DEVICE=cuda PYTHONUNBUFFERED=1 ALLOYBENCH_THREADS=4 OMP_NUM_THREADS=4
 mkdir -p "$fl"
 { nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader

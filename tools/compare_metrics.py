@@ -74,14 +74,20 @@ def compare_values(where: str, a: Any, b: Any, tol: float, rel_tol: float, out: 
         out.append(f"{where}: {a!r} vs {b!r}")
 
 
-def compare(old: dict[str, Any], new: dict[str, Any], tol: float = 0.0, rel_tol: float = 0.0
-            ) -> tuple[int, list[str]]:
-    """(metrics compared, differences)."""
-    diffs: list[str] = []
+def paired(old: dict[str, Any], new: dict[str, Any], diffs: list[str]) -> tuple[dict, dict]:
+    """Both runs' metrics by key; a metric in only one of them is a difference."""
     a = {key(m): m for m in old.get("metrics", [])}
     b = {key(m): m for m in new.get("metrics", [])}
     for k in sorted(set(a) ^ set(b), key=str):
         diffs.append(f"{'/'.join(map(str, k))}: only in {'new' if k in b else 'old'}")
+    return a, b
+
+
+def compare(old: dict[str, Any], new: dict[str, Any], tol: float = 0.0, rel_tol: float = 0.0
+            ) -> tuple[int, list[str]]:
+    """(metrics compared, differences)."""
+    diffs: list[str] = []
+    a, b = paired(old, new, diffs)
     for k in sorted(set(a) & set(b), key=str):
         name = "/".join(str(p) for p in k if p not in ("", None))
         for f in NUMBERS:
@@ -107,10 +113,7 @@ def compare_converged(old: dict[str, Any], new: dict[str, Any]) -> tuple[list[st
     from alloybench.convergence import tolerance
 
     diffs: list[str] = []
-    a = {key(m): m for m in old.get("metrics", [])}
-    b = {key(m): m for m in new.get("metrics", [])}
-    for k in sorted(set(a) ^ set(b), key=str):
-        diffs.append(f"{'/'.join(map(str, k))}: only in {'new' if k in b else 'old'}")
+    a, b = paired(old, new, diffs)
     per_task: dict[str, list[float]] = {}
     moved: dict[str, int] = {}
     for k in sorted(set(a) & set(b), key=str):

@@ -174,6 +174,11 @@ def cell_job(task: str, name: str, atoms: Atoms, relax: Relax | None) -> Job:
                protocol=SOLUTE_CELL_PROTOCOL)
 
 
+def binding_energy_meV(e_pair: float, e_pure: float, e_a: float, e_b: float) -> float:
+    """E_b = E[A+B] + E[pure] - E[A] - E[B] in meV (negative = attractive)."""
+    return 1000.0 * (e_pair + e_pure - e_a - e_b)
+
+
 def host_lattice(results: Mapping[str, Result], phase: str) -> float | None:
     r = results.get(f"relax/{phase}")
     if r is None or not r.ok or r.structure is None:
@@ -361,7 +366,7 @@ class SoluteBindingTask(Task):
                 out.append(Metric(**common, value=None, status="failed", reason=fail))
                 continue
             e = [results[nm].energy for nm in names[1:]]
-            value = 1000.0 * (e[3] + e[0] - e[1] - e[2])
+            value = binding_energy_meV(e[3], e[0], e[1], e[2])
             out.append(Metric(**common, value=float(value)))
         return out
 
