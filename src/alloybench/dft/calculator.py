@@ -49,10 +49,14 @@ def require_gpaw():
 class DFTCalculator(Calculator):
     implemented_properties = ["energy", "free_energy", "forces", "stress"]
 
-    def __init__(self, settings: DFTSettings = DEFAULT, txt: str | None = None, **kwargs: Any):
+    def __init__(self, settings: DFTSettings = DEFAULT, txt: str | None = None,
+                 mesh: tuple[int, int, int] | None = None, **kwargs: Any):
         super().__init__(**kwargs)
         require_gpaw()
         self.settings = settings
+        # one mesh for every cell instead of the density rule: energy differences between
+        # cells of one shape (a tilted fault cell and its perfect cell) then share their k-points
+        self.mesh = tuple(mesh) if mesh is not None else None
         self.txt = txt
         self._gpaw = None
         self._signature: tuple | None = None
@@ -62,7 +66,7 @@ class DFTCalculator(Calculator):
         from gpaw import GPAW, PW
 
         s = self.settings
-        mesh = kpoint_mesh(atoms.cell.array, atoms.pbc, s.kpt_density_A)
+        mesh = self._mesh(atoms)
         kpts = {"size": mesh, "gamma": s.gamma_centred}
         calc = GPAW(mode=PW(s.ecut_eV), xc=s.xc, kpts=kpts, occupations={"name": s.smearing, "width": s.smearing_width_eV},
                     spinpol=s.spinpol, setups=s.setups,
@@ -70,10 +74,13 @@ class DFTCalculator(Calculator):
                     maxiter=s.scf_maxiter, symmetry={} if s.symmetry else "off", txt=self.txt)
         return calc, mesh
 
+    def _mesh(self, atoms) -> tuple[int, int, int]:
+        return self.mesh or kpoint_mesh(atoms.cell.array, atoms.pbc, self.settings.kpt_density_A)
+
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
         super().calculate(atoms, properties, system_changes)
         atoms = self.atoms
-        mesh = kpoint_mesh(atoms.cell.array, atoms.pbc, self.settings.kpt_density_A)
+        mesh = self._mesh(atoms)
         signature = (tuple(atoms.numbers), tuple(bool(p) for p in atoms.pbc), mesh)
         if self._gpaw is None or signature != self._signature:
             self._gpaw, _ = self._make(atoms)
