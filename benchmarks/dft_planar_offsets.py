@@ -17,6 +17,12 @@ file as they finish, so an interrupted run resumes and several machines can shar
   the volume, UnitCellFilter), at most 40 steps; γ from relaxed X and relaxed 0.
 - ``el:D:S``  fcc Al (1 atom) at ±0.5 % e1 strain (S = +1 or -1), k-density D: C11 and C12
   from the central stress difference, as benchmarks/dft_offsets.py.
+- ``bd:D:CONF``  a 2x2x2 conventional fcc Al cell (32 sites; the suite uses 4x4x4, 256: too large
+  for DFT here, so the potentials measure the finite-size difference, docs/dft.md) with CONF:
+  ``pure`` (single point), ``Cu``, ``Mg``, ``Vac`` (one solute or vacancy at the origin),
+  ``CuCu1``, ``MgVac1`` (the pair, second member on the first neighbour shell), fixed cell,
+  atoms relaxed by L-BFGS to fmax 1e-2 eV/Å (at most 40 steps). Binding energies (meV, negative
+  = attractive) E[pair] + E[pure] - E[A] - E[B], as tasks/solutes.py.
 - ``ev:D:I``  fcc Al (1 atom) at volume point I of 5 (±4 %), k-density D: a0 by Birch–Murnaghan.
 
 All at the lattice constant A (default 4.0449 Å, GPAW's own at density 18, docs/dft.md).
@@ -46,12 +52,21 @@ LAYERS = 6
 STRAIN = 0.005
 
 
-def _cell(kind: str, density: float, arg: float):
+BINDING = {"pure": [], "Cu": [((0, 0, 0), "Cu")], "Mg": [((0, 0, 0), "Mg")], "Vac": [((0, 0, 0), "Vac")],
+           "CuCu1": [((0, 0, 0), "Cu"), ((0, 1, 1), "Cu")], "MgVac1": [((0, 0, 0), "Mg"), ((0, 1, 1), "Vac")]}
+BINDING_PAIRS = {"CuCu1": ("Cu", "Cu"), "MgVac1": ("Mg", "Vac")}
+
+
+def _cell(kind: str, density: float, text: str):
     from ase.build import bulk
 
     from alloybench.dft.settings import kpoint_mesh
+    from alloybench.tasks.solutes import decorate
     from alloybench.tasks.stacking_faults import tilted_cell
 
+    if kind == "bd":
+        return decorate("Al", A_GPAW, 2, BINDING[text]), None
+    arg = float(text)
     if kind in ("sf", "sfr"):
         atoms = tilted_cell("Al", A_GPAW, LAYERS, arg)
         perfect = tilted_cell("Al", A_GPAW, LAYERS, 0.0)
@@ -77,7 +92,7 @@ def compute(point: str) -> dict:
 
     kind, dens, arg = point.split(":")
     settings = DEFAULT.with_(kpt_density_A=float(dens), symmetry=kind not in ("sf", "sfr"))
-    atoms, mesh = _cell(kind, float(dens), float(arg))
+    atoms, mesh = _cell(kind, float(dens), arg)
     calc = DFTCalculator(settings, mesh=mesh)
     atoms.calc = calc
     t0 = time.perf_counter()
@@ -93,6 +108,13 @@ def compute(point: str) -> dict:
         opt.run(fmax=5e-3, steps=40)
         steps = opt.get_number_of_steps()
         fmax = float(np.sqrt((filt.get_forces() ** 2).sum(axis=1).max()))
+    elif kind == "bd" and arg != "pure":
+        from ase.optimize import LBFGS
+
+        opt = LBFGS(atoms, logfile=None)
+        opt.run(fmax=1e-2, steps=40)
+        steps = opt.get_number_of_steps()
+        fmax = float(np.sqrt((atoms.get_forces() ** 2).sum(axis=1).max()))
     energy = atoms.get_potential_energy()
     stress = atoms.get_stress(voigt=True) / units.GPa
     return {"point": point, "energy_eV": float(energy), "stress_GPa": [float(x) for x in stress],
@@ -133,12 +155,14 @@ def table(paths: list[str]) -> dict:
     from ase.eos import EquationOfState
     from ase.units import GPa
 
+    from alloybench.tasks.solutes import binding_energy_meV
     from alloybench.tasks.stacking_faults import fault_energy
 
     rows: dict[str, dict] = {}
     for p in paths:
         rows.update({k: v for k, v in done_points(p).items() if "error" not in v})
     out: dict = {"stacking_faults_mJ_m2": {}, "elastic_GPa": {}, "lattice": {}}
+    out["binding_meV"] = {}
     dens = sorted({float(k.split(":")[1]) for k in rows})
     for d in dens:
         tag = f"{d:g}"
@@ -156,6 +180,11 @@ def table(paths: list[str]) -> dict:
             out["elastic_GPa"][tag] = {"C11": round(float(sp[0] - sm[0]) / (2 * STRAIN), 1),
                                        "C12": round(float(sp[1] - sm[1]) / (2 * STRAIN), 1),
                                        "kpts": el[1.0]["kpts"]}
+        bd = {k.split(":")[2]: v["energy_eV"] for k, v in rows.items() if k.startswith(f"bd:{tag}:")}
+        for pair, (sp_a, sp_b) in BINDING_PAIRS.items():
+            if {pair, "pure", sp_a, sp_b} <= set(bd):
+                out["binding_meV"].setdefault(tag, {})[pair] = round(
+                    binding_energy_meV(bd[pair], bd["pure"], bd[sp_a], bd[sp_b]), 1)
         ev = [v for k, v in rows.items() if k.startswith(f"ev:{tag}:")]
         if len(ev) == 5:
             eos = EquationOfState([v["volume_A3"] for v in ev], [v["energy_eV"] for v in ev], eos="birchmurnaghan")

@@ -21,6 +21,7 @@ unpack() { local dest=$1; shift; mkdir -p "$dest"; for w in "$@"; do python3 -m 
 pack() { find "$1" -name __pycache__ -prune -exec rm -rf {} +; tar -cJf "$2" -C "$1" .; ls -la "$2"; }
 
 PARTS=" ${1:-A B C} "
+PYSRC=.venv/bin/python; [ -x "$PYSRC" ] || PYSRC=python3  # reads alloybench (needs ase)
 mkdir -p .gpu/extra "$work/whl"
 python3 -m pip download -q "${PLAT[@]}" -d .gpu/extra click==8.5.1 e3nn==0.6.0 markdown-it-py==4.3.0 mdurl==0.1.2 \
   opt-einsum==3.4.0 opt-einsum-fx==0.1.4 pygments==2.21.0 pyyaml==6.0.4 rich==15.0.0 shellingham==1.5.4 \
@@ -55,7 +56,7 @@ fetch deepmd-kit==3.1.3 array-api-compat==1.16.0 mendeleev==1.3.0 pint sqlalchem
   flexparser platformdirs dargs==0.5.1
 B=$work/siteB
 unpack "$B" "$work"/whl/*.whl
-python3 - "$B/deepmd/pt/cxx_op.py" <<'EOF'
+"$PYSRC" - "$B/deepmd/pt/cxx_op.py" <<'EOF'
 import sys
 sys.path.insert(0, "src")
 from alloybench.models.families.deepmd import CXX_OP_STUB
