@@ -112,3 +112,21 @@ def test_registry_versions_name_the_settings_they_run():
         gpaw_version, digest = REGISTRY[name].version.rsplit("-", 1)
         assert digest == settings.digest, (name, REGISTRY[name].version, settings.digest)
         assert version() in ("none", gpaw_version)
+
+
+def test_a_fixed_mesh_is_used_for_every_cell_and_the_density_rule_otherwise():
+    """Fault energies difference a tilted cell and its perfect cell: DFTCalculator(mesh=...)
+    must sample both on the given mesh, not on the density rule's (about 5 s)."""
+    from alloybench.dft.calculator import DFTCalculator
+    from alloybench.dft.settings import kpoint_mesh
+
+    a = bulk("Al", "fcc", a=4.0)
+    rule = kpoint_mesh(a.cell.array, a.pbc, LOW.kpt_density_A)
+    fixed = DFTCalculator(LOW, mesh=(2, 2, 2))
+    a.calc = fixed
+    e_fixed = a.get_potential_energy()
+    assert fixed.last["kpts"] == [2, 2, 2] and tuple(rule) != (2, 2, 2)
+    b = a.copy()
+    b.calc = DFTCalculator(LOW)
+    assert b.get_potential_energy() != pytest.approx(e_fixed, abs=1e-4)
+    assert b.calc.last["kpts"] == list(rule)
