@@ -8,10 +8,12 @@ file as they finish, so an interrupted run resumes and several machines can shar
   fault displacement X (units of the partial b_p; 0 = perfect, 1 = intrinsic fault), k-density D,
   ideal positions (no relaxation; the relaxation's size is estimated with the potentials, see
   docs/dft.md). Every X of one density shares the perfect cell's k-mesh, so γ(X) = (E(X) - E(0))/A
-  differences cancel the k-sampling error as far as they can. k-point symmetry is off for these
+  differences cancel the k-sampling error as far as they can. The point group is not used for these
   cells: the tilted cells' rotations mix the tilted vector with the in-plane ones, and GPAW then
   symmetrises the real-space grid to (75, 75, 75) from (15, 15, 75), 25x the cost; with it off every
-  displacement is sampled on the same full mesh.
+  displacement is sampled on the same mesh, reduced by time reversal only (``point_group=False``;
+  the points at densities 18 and 24 of 2026-12-08 ran with no reduction at all, ``symmetry=False``,
+  which gives the same energies at twice the cost).
 - ``sfr:D:X``  the same cell relaxed as the stacking_faults task relaxes it (atoms and the cell
   height along the fault normal only), L-BFGS to fmax 5e-3 eV/Å (forces and the zz stress times
   the volume, UnitCellFilter), at most 40 steps; γ from relaxed X and relaxed 0.
@@ -91,7 +93,7 @@ def compute(point: str) -> dict:
     from alloybench.dft.settings import DEFAULT
 
     kind, dens, arg = point.split(":")
-    settings = DEFAULT.with_(kpt_density_A=float(dens), symmetry=kind not in ("sf", "sfr"))
+    settings = DEFAULT.with_(kpt_density_A=float(dens), point_group=kind not in ("sf", "sfr"))
     atoms, mesh = _cell(kind, float(dens), arg)
     calc = DFTCalculator(settings, mesh=mesh)
     atoms.calc = calc

@@ -130,3 +130,13 @@ def test_a_fixed_mesh_is_used_for_every_cell_and_the_density_rule_otherwise():
     b.calc = DFTCalculator(LOW)
     assert b.get_potential_energy() != pytest.approx(e_fixed, abs=1e-4)
     assert b.calc.last["kpts"] == list(rule)
+
+
+def test_time_reversal_only_settings_have_their_own_digest_and_the_packaged_one_is_kept():
+    from alloybench.dft.calculator import _symmetry
+
+    tr = DEFAULT.with_(point_group=False)
+    assert DEFAULT.digest == "73afcb1edd50"  # the packaged labels' store keys
+    assert tr.digest != DEFAULT.digest and "point_group" in tr.to_dict()
+    assert _symmetry(DEFAULT) == {} and _symmetry(tr) == {"point_group": False, "time_reversal": True}
+    assert _symmetry(DEFAULT.with_(symmetry=False)) == "off"

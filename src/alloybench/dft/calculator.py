@@ -71,7 +71,7 @@ class DFTCalculator(Calculator):
         calc = GPAW(mode=PW(s.ecut_eV), xc=s.xc, kpts=kpts, occupations={"name": s.smearing, "width": s.smearing_width_eV},
                     spinpol=s.spinpol, setups=s.setups,
                     convergence={"energy": s.scf_energy_eV_per_electron, "density": s.scf_density},
-                    maxiter=s.scf_maxiter, symmetry={} if s.symmetry else "off", txt=self.txt)
+                    maxiter=s.scf_maxiter, symmetry=_symmetry(s), txt=self.txt)
         return calc, mesh
 
     def _mesh(self, atoms) -> tuple[int, int, int]:
@@ -95,6 +95,12 @@ class DFTCalculator(Calculator):
         self.last = {"kpts": list(mesh), "energy_sigma0_eV": e0, "scf_seconds": time.perf_counter() - t0,
                      "scf_iterations": _iterations(self._gpaw)}
         self.results = {"energy": free, "free_energy": free, "forces": forces, "stress": stress}
+
+
+def _symmetry(s: DFTSettings) -> dict | str:
+    if not s.symmetry:
+        return "off"
+    return {} if s.point_group else {"point_group": False, "time_reversal": True}
 
 
 def _iterations(calc) -> int | None:

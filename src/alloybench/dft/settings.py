@@ -44,9 +44,16 @@ class DFTSettings:
     scf_density: float = 1e-5
     scf_maxiter: int = 300
     symmetry: bool = True  # k-point reduction only; forces/stress are computed on the full cell
+    # False: reduce by time reversal only (half the mesh), not by the point group. For tilted
+    # fault cells, whose rotations mix the tilted vector with the in-plane ones: GPAW would
+    # otherwise symmetrise the real-space grid to N1 = N2 = N3 (25x the cost of (15, 15, 75))
+    point_group: bool = True
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        if d["point_group"]:  # the default is left out, so settings made before the field keep their digest
+            del d["point_group"]
+        return d
 
     @property
     def digest(self) -> str:
