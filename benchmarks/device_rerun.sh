@@ -13,6 +13,9 @@ cd "$(dirname "$0")/.."
 site=${1:?site A|B|Bm|C or -}; budget=${2:?seconds this call may use}; shift 2
 t0=$(date +%s)
 lb=benchmarks/gpu_leaderboard.sh
+# the carried matgl folders (_models) and DPA3 checkpoints (_weights) need full unpickling: trust
+# them as weights of $ALLOYBENCH_WEIGHTS (2026-12-08 a TensorNet run without this stopped at once)
+export ALLOYBENCH_WEIGHTS=${ALLOYBENCH_WEIGHTS:-/tmp/ab-site}
 [ "$site" != - ] && { bash "$lb" setup "$site" || exit 1; }
 for arg in "$@"; do
   ALLOYBENCH_THREADS=${ALLOYBENCH_THREADS:-2} bash "$lb" launch "${arg%%=*}" 0 batched "${arg#*=}"
