@@ -17,6 +17,11 @@ file as they finish, so an interrupted run resumes and several machines can shar
 - ``sfr:D:X``  the same cell relaxed as the stacking_faults task relaxes it (atoms and the cell
   height along the fault normal only), L-BFGS to fmax 5e-3 eV/Å (forces and the zz stress times
   the volume, UnitCellFilter), at most 40 steps; γ from relaxed X and relaxed 0.
+- ``st:D:NAME``  close-packed Al stackings on one in-plane cell, NAME = fcc (ABC), hcp (AB), dhcp
+  (ABAC), layer spacing a/sqrt3, ideal positions, k reduced by the full point group: the ANNNI
+  estimate of the intrinsic fault, γ_ISF = (ΔE_hcp + 2 ΔE_dhcp) / A (ΔE per atom against fcc,
+  A the area per atom of a (111) layer; exact for interactions up to third-neighbour layers),
+  which needs only small symmetric cells and so reaches the reference's k-density.
 - ``el:D:S``  fcc Al (1 atom) at ±0.5 % e1 strain (S = +1 or -1), k-density D: C11 and C12
   from the central stress difference, as benchmarks/dft_offsets.py.
 - ``bd:D:CONF``  a 2x2x2 conventional fcc Al cell (32 sites; the suite uses 4x4x4, 256: too large
@@ -54,6 +59,7 @@ LAYERS = 6
 STRAIN = 0.005
 
 
+STACKINGS = {"fcc": (0, 1, 2), "hcp": (0, 1), "dhcp": (0, 1, 0, 2)}  # layer positions, units of b_p
 BINDING = {"pure": [], "Cu": [((0, 0, 0), "Cu")], "Mg": [((0, 0, 0), "Mg")], "Vac": [((0, 0, 0), "Vac")],
            "CuCu1": [((0, 0, 0), "Cu"), ((0, 1, 1), "Cu")], "MgVac1": [((0, 0, 0), "Mg"), ((0, 1, 1), "Vac")]}
 BINDING_PAIRS = {"CuCu1": ("Cu", "Cu"), "MgVac1": ("Mg", "Vac")}
@@ -68,6 +74,8 @@ def _cell(kind: str, density: float, text: str):
 
     if kind == "bd":
         return decorate("Al", A_GPAW, 2, BINDING[text]), None
+    if kind == "st":
+        return stacking_cell(STACKINGS[text]), None
     arg = float(text)
     if kind in ("sf", "sfr"):
         atoms = tilted_cell("Al", A_GPAW, LAYERS, arg)
@@ -83,6 +91,19 @@ def _cell(kind: str, density: float, text: str):
         scale = np.linspace(0.96, 1.04, 5)[int(arg)] ** (1 / 3)
         return bulk("Al", "fcc", a=A_GPAW * scale), None
     raise ValueError(f"unknown point kind {kind!r} (sf, el, ev)")
+
+
+def stacking_cell(shifts: tuple[int, ...]):
+    """Al (111) layers at the given stacking positions (0, 1, 2 = A, B, C), one atom per layer."""
+    from ase import Atoms
+
+    s = A_GPAW / np.sqrt(2.0)
+    a1, a2 = np.array([s, 0.0, 0.0]), np.array([s / 2.0, s * np.sqrt(3.0) / 2.0, 0.0])
+    bp, d = (a1 + a2) / 3.0, A_GPAW / np.sqrt(3.0)
+    pos = [k * bp + np.array([0.0, 0.0, i * d]) for i, k in enumerate(shifts)]
+    atoms = Atoms(["Al"] * len(shifts), positions=pos, cell=[a1, a2, [0.0, 0.0, len(shifts) * d]], pbc=True)
+    atoms.wrap()
+    return atoms
 
 
 def compute(point: str) -> dict:
@@ -159,6 +180,7 @@ def table(paths: list[str]) -> dict:
 
     from alloybench.tasks.solutes import binding_energy_meV
     from alloybench.tasks.stacking_faults import fault_energy
+    from alloybench.tasks.surfaces import EV_PER_A2_TO_MJ_PER_M2
 
     rows: dict[str, dict] = {}
     for p in paths:
@@ -187,6 +209,14 @@ def table(paths: list[str]) -> dict:
             if {pair, "pure", sp_a, sp_b} <= set(bd):
                 out["binding_meV"].setdefault(tag, {})[pair] = round(
                     binding_energy_meV(bd[pair], bd["pure"], bd[sp_a], bd[sp_b]), 1)
+        st = {k.split(":")[2]: v["energy_eV"] / v["natoms"] for k, v in rows.items() if k.startswith(f"st:{tag}:")}
+        if set(STACKINGS) <= set(st):
+            area = rows[f"st:{tag}:fcc"]["area_A2"]
+            d_hcp, d_dhcp = st["hcp"] - st["fcc"], st["dhcp"] - st["fcc"]
+            out.setdefault("annni", {})[tag] = {
+                "dE_hcp_meV": round(1000 * d_hcp, 2), "dE_dhcp_meV": round(1000 * d_dhcp, 2),
+                "ISF_mJ_m2": round((d_hcp + 2 * d_dhcp) / area * EV_PER_A2_TO_MJ_PER_M2, 1),
+                "kpts": {n: rows[f"st:{tag}:{n}"]["kpts"] for n in STACKINGS}}
         ev = [v for k, v in rows.items() if k.startswith(f"ev:{tag}:")]
         if len(ev) == 5:
             eos = EquationOfState([v["volume_A3"] for v in ev], [v["energy_eV"] for v in ev], eos="birchmurnaghan")
