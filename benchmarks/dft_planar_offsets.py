@@ -75,7 +75,7 @@ def _cell(kind: str, density: float, text: str):
     if kind == "bd":
         return decorate("Al", A_GPAW, 2, BINDING[text]), None
     if kind == "st":
-        return stacking_cell(STACKINGS[text]), None
+        return stacking_cell(STACKINGS[text]), stacking_mesh(STACKINGS[text], density)
     arg = float(text)
     if kind in ("sf", "sfr"):
         atoms = tilted_cell("Al", A_GPAW, LAYERS, arg)
@@ -90,7 +90,7 @@ def _cell(kind: str, density: float, text: str):
     if kind == "ev":
         scale = np.linspace(0.96, 1.04, 5)[int(arg)] ** (1 / 3)
         return bulk("Al", "fcc", a=A_GPAW * scale), None
-    raise ValueError(f"unknown point kind {kind!r} (sf, el, ev)")
+    raise ValueError(f"unknown point kind {kind!r} (sf, sfr, st, bd, el, ev)")
 
 
 def stacking_cell(shifts: tuple[int, ...]):
@@ -104,6 +104,18 @@ def stacking_cell(shifts: tuple[int, ...]):
     atoms = Atoms(["Al"] * len(shifts), positions=pos, cell=[a1, a2, [0.0, 0.0, len(shifts) * d]], pbc=True)
     atoms.wrap()
     return atoms
+
+
+def stacking_mesh(shifts: tuple[int, ...], density: float) -> tuple[int, int, int]:
+    """One in-plane mesh for every stacking and N3 * layers = M, a multiple of 12 (2, 3 and 4 layers),
+    at least the density rule's: fcc, hcp and dhcp then sample equivalent k-points along the normal."""
+    from alloybench.dft.settings import kpoint_mesh
+
+    fcc = stacking_cell(STACKINGS["fcc"])
+    n1, n2, _ = kpoint_mesh(fcc.cell.array, fcc.pbc, density)
+    per_layer = density / (A_GPAW / np.sqrt(3.0))  # k-points the rule asks for per 1/d
+    m = 12 * int(np.ceil(per_layer / 12 - 1e-9))
+    return n1, n2, m // len(shifts)
 
 
 def compute(point: str) -> dict:
@@ -144,23 +156,31 @@ def compute(point: str) -> dict:
             "volume_A3": float(atoms.get_volume()), "natoms": len(atoms), "kpts": calc.last["kpts"],
             "area_A2": float(np.linalg.norm(np.cross(atoms.cell[0], atoms.cell[1]))),
             "steps": steps, "fmax_eV_A": fmax, "height_A": float(atoms.cell[2, 2]),
+            "converged": fmax is None or fmax <= (5e-3 if kind == "sfr" else 1e-2),
             "wall_s": round(time.perf_counter() - t0, 1), "gpaw": gpaw_version(),
             "settings_digest": settings.digest, "a_A": A_GPAW}
 
 
 def done_points(path: str) -> dict[str, dict]:
-    out = {}
+    """point -> its row; a good row wins over a failure row, whatever their order; a line cut off
+    by a killed writer is skipped."""
+    out: dict[str, dict] = {}
     if os.path.exists(path):
         with open(path) as fh:
             for line in fh:
-                if line.strip():
+                try:
                     row = json.loads(line)
-                    out[row["point"]] = row
+                except json.JSONDecodeError:
+                    continue
+                if "error" not in out.get(row["point"], {"error": 1}) and "error" in row:
+                    continue
+                out[row["point"]] = row
     return out
 
 
 def run(path: str, points: list[str], workers: int) -> None:
-    todo = [p for p in points if p not in done_points(path)]
+    done = done_points(path)
+    todo = [p for p in points if "error" in done.get(p, {"error": None})]  # failed points are tried again
     print(f"{len(points) - len(todo)} done, {len(todo)} to compute with {workers} workers", flush=True)
     with ProcessPoolExecutor(max_workers=workers) as pool:
         futures = {pool.submit(compute, p): p for p in todo}
@@ -187,30 +207,43 @@ def table(paths: list[str]) -> dict:
         rows.update({k: v for k, v in done_points(p).items() if "error" not in v})
     out: dict = {"stacking_faults_mJ_m2": {}, "elastic_GPa": {}, "lattice": {}}
     out["binding_meV"] = {}
+    out["not_comparable"] = []  # groups whose points ran under different settings: not differenced
+
+    def one_setting(name: str, group: list[dict]) -> bool:
+        if len({r["settings_digest"] for r in group}) == 1:
+            return True
+        out["not_comparable"].append(name)
+        return False
+
     dens = sorted({float(k.split(":")[1]) for k in rows})
     for d in dens:
         tag = f"{d:g}"
         for kind in ("sf", "sfr"):
             sf = {float(k.split(":")[2]): v for k, v in rows.items() if k.startswith(f"{kind}:{tag}:")}
-            if 0.0 in sf and len(sf) > 1:
+            if 0.0 in sf and len(sf) > 1 and one_setting(f"{kind}:{tag}", list(sf.values())):
                 e0, area = sf[0.0]["energy_eV"], sf[0.0]["area_A2"]
                 key = f"{tag} {'unrelaxed' if kind == 'sf' else 'relaxed'}"
                 out["stacking_faults_mJ_m2"][key] = {
                     f"{x:g}": round(fault_energy(v["energy_eV"], e0, area), 1) for x, v in sorted(sf.items()) if x}
                 out["stacking_faults_mJ_m2"][key]["kpts"] = sf[0.0]["kpts"]
+                if not all(v.get("converged", True) for v in sf.values()):
+                    out["stacking_faults_mJ_m2"][key]["unconverged"] = True
         el = {float(k.split(":")[2]): v for k, v in rows.items() if k.startswith(f"el:{tag}:")}
-        if 1.0 in el and -1.0 in el:
+        if 1.0 in el and -1.0 in el and one_setting(f"el:{tag}", [el[1.0], el[-1.0]]):
             sp, sm = np.array(el[1.0]["stress_GPa"]), np.array(el[-1.0]["stress_GPa"])
             out["elastic_GPa"][tag] = {"C11": round(float(sp[0] - sm[0]) / (2 * STRAIN), 1),
                                        "C12": round(float(sp[1] - sm[1]) / (2 * STRAIN), 1),
                                        "kpts": el[1.0]["kpts"]}
-        bd = {k.split(":")[2]: v["energy_eV"] for k, v in rows.items() if k.startswith(f"bd:{tag}:")}
+        bd_rows = {k.split(":")[2]: v for k, v in rows.items() if k.startswith(f"bd:{tag}:")}
+        bd = {k: v["energy_eV"] for k, v in bd_rows.items()}
         for pair, (sp_a, sp_b) in BINDING_PAIRS.items():
-            if {pair, "pure", sp_a, sp_b} <= set(bd):
-                out["binding_meV"].setdefault(tag, {})[pair] = round(
-                    binding_energy_meV(bd[pair], bd["pure"], bd[sp_a], bd[sp_b]), 1)
+            members = [bd_rows[c] for c in (pair, "pure", sp_a, sp_b) if c in bd_rows]
+            if len(members) == 4 and one_setting(f"bd:{tag}:{pair}", members):
+                value = round(binding_energy_meV(bd[pair], bd["pure"], bd[sp_a], bd[sp_b]), 1)
+                converged = all(m.get("converged", True) for m in members)
+                out["binding_meV"].setdefault(tag, {})[pair] = value if converged else f"{value} (unconverged)"
         st = {k.split(":")[2]: v["energy_eV"] / v["natoms"] for k, v in rows.items() if k.startswith(f"st:{tag}:")}
-        if set(STACKINGS) <= set(st):
+        if set(STACKINGS) <= set(st) and one_setting(f"st:{tag}", [rows[f"st:{tag}:{n}"] for n in STACKINGS]):
             area = rows[f"st:{tag}:fcc"]["area_A2"]
             d_hcp, d_dhcp = st["hcp"] - st["fcc"], st["dhcp"] - st["fcc"]
             out.setdefault("annni", {})[tag] = {
@@ -218,7 +251,7 @@ def table(paths: list[str]) -> dict:
                 "ISF_mJ_m2": round((d_hcp + 2 * d_dhcp) / area * EV_PER_A2_TO_MJ_PER_M2, 1),
                 "kpts": {n: rows[f"st:{tag}:{n}"]["kpts"] for n in STACKINGS}}
         ev = [v for k, v in rows.items() if k.startswith(f"ev:{tag}:")]
-        if len(ev) == 5:
+        if len(ev) == 5 and one_setting(f"ev:{tag}", ev):
             eos = EquationOfState([v["volume_A3"] for v in ev], [v["energy_eV"] for v in ev], eos="birchmurnaghan")
             v0, _, b = eos.fit()
             out["lattice"][tag] = {"a_A": round((4 * v0) ** (1 / 3), 4), "B_GPa": round(b / GPa, 1)}

@@ -126,6 +126,7 @@ def test_a_fixed_mesh_is_used_for_every_cell_and_the_density_rule_otherwise():
     a.calc = fixed
     e_fixed = a.get_potential_energy()
     assert fixed.last["kpts"] == [2, 2, 2] and tuple(rule) != (2, 2, 2)
+    assert len(fixed._gpaw.get_bz_k_points()) == 8  # GPAW's own mesh, not only our record of it
     b = a.copy()
     b.calc = DFTCalculator(LOW)
     assert b.get_potential_energy() != pytest.approx(e_fixed, abs=1e-4)
@@ -140,3 +141,15 @@ def test_time_reversal_only_settings_have_their_own_digest_and_the_packaged_one_
     assert tr.digest != DEFAULT.digest and "point_group" in tr.to_dict()
     assert _symmetry(DEFAULT) == {} and _symmetry(tr) == {"point_group": False, "time_reversal": True}
     assert _symmetry(DEFAULT.with_(symmetry=False)) == "off"
+
+
+def test_time_reversal_only_reduces_a_3x3x3_mesh_to_14_points_and_the_point_group_to_4():
+    from alloybench.dft.calculator import DFTCalculator
+
+    counts = {}
+    for point_group in (True, False):
+        a = bulk("Al", "fcc", a=4.0)
+        a.calc = DFTCalculator(LOW.with_(point_group=point_group), mesh=(3, 3, 3))
+        a.get_potential_energy()
+        counts[point_group] = len(a.calc._gpaw.get_ibz_k_points())
+    assert counts == {True: 4, False: 14}  # (27 + 1) / 2 with time reversal alone
