@@ -13,11 +13,12 @@ import sys
 
 from ase.optimize import LBFGS
 
-from alloybench.tasks.solutes import binding_energy_meV, decorate
+# the DFT points' own configurations (importing it sets one BLAS thread, as this was measured)
+from dft_planar_offsets import BINDING as CONFS
+from dft_planar_offsets import BINDING_PAIRS as PAIRS
+from sf_relaxation_effect import calculator, lattice_constant
 
-CONFS = {"pure": [], "Cu": [((0, 0, 0), "Cu")], "Mg": [((0, 0, 0), "Mg")], "Vac": [((0, 0, 0), "Vac")],
-         "CuCu1": [((0, 0, 0), "Cu"), ((0, 1, 1), "Cu")], "MgVac1": [((0, 0, 0), "Mg"), ((0, 1, 1), "Vac")]}
-PAIRS = {"CuCu1": ("Cu", "Cu"), "MgVac1": ("Mg", "Vac")}
+from alloybench.tasks.solutes import binding_energy_meV, decorate
 
 
 def energies(calc, a: float, n: int) -> dict[str, float]:
@@ -32,18 +33,10 @@ def energies(calc, a: float, n: int) -> dict[str, float]:
 
 
 def main(models: list[str]) -> dict:
-    from ase.build import bulk
-    from ase.filters import FrechetCellFilter
-
-    from alloybench.models import resolve
-
     doc = {}
     for name in models:
-        calc = resolve(name).calculator()
-        cell = bulk("Al", "fcc", a=4.04, cubic=True)
-        cell.calc = calc
-        LBFGS(FrechetCellFilter(cell), logfile=None).run(fmax=1e-5, steps=200)
-        a = (cell.get_volume() / len(cell) * 4) ** (1 / 3)
+        calc = calculator(name)
+        a = lattice_constant(calc)
         row = {"a_A": round(a, 4)}
         for n in (2, 4):
             e = energies(calc, a, n)

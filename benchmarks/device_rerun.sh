@@ -20,4 +20,5 @@ export ALLOYBENCH_WEIGHTS=${ALLOYBENCH_WEIGHTS:-/tmp/ab-site}
 for arg in "$@"; do
   ALLOYBENCH_THREADS=${ALLOYBENCH_THREADS:-2} bash "$lb" launch "${arg%%=*}" 0 batched "${arg#*=}"
 done
-bash "$lb" collect $(( budget - ($(date +%s) - t0) ))
+left=$(( budget - ($(date +%s) - t0) ))
+bash "$lb" collect $(( left > 0 ? left : 0 ))

@@ -124,6 +124,7 @@ def compute(point: str) -> dict:
 
     from alloybench.dft.calculator import DFTCalculator, gpaw_version
     from alloybench.dft.settings import DEFAULT
+    from alloybench.tasks.surfaces import surface_area
 
     kind, dens, arg = point.split(":")
     settings = DEFAULT.with_(kpt_density_A=float(dens), point_group=kind not in ("sf", "sfr"))
@@ -154,7 +155,7 @@ def compute(point: str) -> dict:
     stress = atoms.get_stress(voigt=True) / units.GPa
     return {"point": point, "energy_eV": float(energy), "stress_GPa": [float(x) for x in stress],
             "volume_A3": float(atoms.get_volume()), "natoms": len(atoms), "kpts": calc.last["kpts"],
-            "area_A2": float(np.linalg.norm(np.cross(atoms.cell[0], atoms.cell[1]))),
+            "area_A2": surface_area(atoms),
             "steps": steps, "fmax_eV_A": fmax, "height_A": float(atoms.cell[2, 2]),
             "converged": fmax is None or fmax <= (5e-3 if kind == "sfr" else 1e-2),
             "wall_s": round(time.perf_counter() - t0, 1), "gpaw": gpaw_version(),
@@ -172,7 +173,8 @@ def done_points(path: str) -> dict[str, dict]:
                     row = json.loads(line)
                 except json.JSONDecodeError:
                     continue
-                if "error" not in out.get(row["point"], {"error": 1}) and "error" in row:
+                previous = out.get(row["point"])
+                if "error" in row and previous is not None and "error" not in previous:
                     continue
                 out[row["point"]] = row
     return out
@@ -180,7 +182,7 @@ def done_points(path: str) -> dict[str, dict]:
 
 def run(path: str, points: list[str], workers: int) -> None:
     done = done_points(path)
-    todo = [p for p in points if "error" in done.get(p, {"error": None})]  # failed points are tried again
+    todo = [p for p in points if p not in done or "error" in done[p]]  # failed points are tried again
     print(f"{len(points) - len(todo)} done, {len(todo)} to compute with {workers} workers", flush=True)
     with ProcessPoolExecutor(max_workers=workers) as pool:
         futures = {pool.submit(compute, p): p for p in todo}

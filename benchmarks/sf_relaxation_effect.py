@@ -19,6 +19,7 @@ from ase.constraints import FixCartesian
 from ase.filters import UnitCellFilter
 from ase.optimize import LBFGS
 
+from alloybench.tasks.bulk import fcc_lattice_constant
 from alloybench.tasks.stacking_faults import fault_energy, tilted_cell
 from alloybench.tasks.surfaces import surface_area
 
@@ -40,7 +41,7 @@ def lattice_constant(calc) -> float:
     atoms = bulk("Al", "fcc", a=4.04, cubic=True)
     atoms.calc = calc
     LBFGS(FrechetCellFilter(atoms), logfile=None).run(fmax=1e-5, steps=200)
-    return (atoms.get_volume() / len(atoms) * 4) ** (1 / 3)
+    return fcc_lattice_constant(atoms)
 
 
 def energy(calc, a: float, layers: int, x: float, relax: bool) -> float:
